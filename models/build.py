@@ -1,0 +1,115 @@
+"""Train the demo models and package each as a TorchServe archive in ``model_store/``.
+
+    python -m models.build [--only NAME] [--version 1.0]
+
+Each archive holds the model's state_dict, its architecture file, its handler plus the
+``handlers`` package, ``metadata.json`` and the model-config YAML from ``config/models/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / "build"
+MODEL_STORE = ROOT / "model_store"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    model_file: str  # the one-nn.Module file TorchServe imports
+    handler: str
+    build: Callable[[], tuple[nn.Module, dict[str, Any]]]
+
+
+def _digits() -> tuple[nn.Module, dict[str, Any]]:
+    from models import digits
+
+    return digits.build()
+
+
+def _cancer() -> tuple[nn.Module, dict[str, Any]]:
+    from models import cancer
+
+    return cancer.build()
+
+
+SPECS = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("digits", "models/digits_net.py", "handlers/image_handler.py", _digits),
+        ModelSpec("cancer", "models/cancer_net.py", "handlers/vector_handler.py", _cancer),
+    )
+}
+
+
+def stage(spec: ModelSpec, version: str) -> Path:
+    """Train the model and lay out what goes into its archive; return the stage folder."""
+    started = time.perf_counter()
+    model, metadata = spec.build()
+    work = BUILD_DIR / spec.name
+    shutil.rmtree(work, ignore_errors=True)
+    extra = work / "extra"  # its contents land at the archive's root
+    shutil.copytree(ROOT / "handlers", extra / "handlers", ignore=shutil.ignore_patterns("__pycache__"))
+    torch.save(model.state_dict(), work / "weights.pt")
+    metadata |= {
+        "model": spec.name,
+        "version": version,
+        "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
+    (extra / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    print(f"{spec.name}: held-out accuracy {metadata['accuracy']['held_out']:.2%}")
+    return work
+
+
+def archive(spec: ModelSpec, work: Path, version: str, export_path: Path) -> Path:
+    """Run torch-model-archiver on a staged model; return the .mar path."""
+    export_path.mkdir(parents=True, exist_ok=True)
+    archiver = Path(sys.executable).with_name("torch-model-archiver")
+    subprocess.run(
+        [
+            str(archiver),
+            "--model-name", spec.name,
+            "--version", version,
+            "--model-file", str(ROOT / spec.model_file),
+            "--serialized-file", str(work / "weights.pt"),
+            "--handler", str(ROOT / spec.handler),
+            "--extra-files", str(work / "extra"),
+            "--config-file", str(ROOT / "config" / "models" / f"{spec.name}.yaml"),
+            "--export-path", str(export_path),
+            "--force",
+        ],
+        check=True,
+    )  # fmt: skip
+    return export_path / f"{spec.name}.mar"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(SPECS), action="append", help="build just these")
+    parser.add_argument("--version", default="1.0", help="model version written in the archive")
+    parser.add_argument("--export-path", type=Path, default=MODEL_STORE)
+    args = parser.parse_args(argv)
+    for name in args.only or list(SPECS):
+        spec = SPECS[name]
+        mar = archive(spec, stage(spec, args.version), args.version, args.export_path)
+        print(f"{spec.name}: wrote {mar.relative_to(ROOT) if mar.is_relative_to(ROOT) else mar}")
+
+
+if __name__ == "__main__":
+    main()

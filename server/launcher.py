@@ -1,0 +1,213 @@
+"""Run TorchServe with this project's config and know when it is really ready.
+
+``/ping`` says Healthy while workers are still loading or crash-looping, so readiness here
+means: every model answers ``GET /models/<name>`` with a READY worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from server.java import find_java_home
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config" / "config.properties"
+MODEL_STORE = ROOT / "model_store"
+ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
+
+
+class ServerError(RuntimeError):
+    """TorchServe did not start, died, or did not become ready in time."""
+
+
+def read_properties(text: str) -> dict[str, str]:
+    """``key=value`` lines of a Java properties file (comments and blanks skipped)."""
+    pairs = (line.split("=", 1) for line in text.splitlines())
+    return {
+        key.strip(): value.strip()
+        for key, value, *_ in (pair + [""] for pair in pairs if len(pair) == 2)
+        if key.strip() and not key.lstrip().startswith(("#", "!"))
+    }
+
+
+def render_properties(text: str, overrides: dict[str, str]) -> str:
+    """``text`` with each key in ``overrides`` set to its value (appended if absent)."""
+    lines, seen = [], set()
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if "=" in line and key in overrides and not key.startswith("#"):
+            line, _ = f"{key}={overrides[key]}", seen.add(key)
+        lines.append(line)
+    lines += [f"{key}={value}" for key, value in overrides.items() if key not in seen]
+    return "\n".join(lines) + "\n"
+
+
+def port_overrides(host: str, inference: int, management: int, metrics: int) -> dict[str, str]:
+    ports = (inference, management, metrics)
+    return {key: f"http://{host}:{port}" for key, port in zip(ADDRESS_KEYS, ports, strict=True)}
+
+
+@dataclass
+class TorchServe:
+    """One TorchServe process tree, its run folder (config, logs, keys) and its models."""
+
+    run_dir: Path
+    models: list[str] = field(default_factory=list)  # names of .mar files in model_store
+    model_store: Path = MODEL_STORE
+    config: Path = CONFIG
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.run_dir = self.run_dir.resolve()
+        if not self.models:
+            self.models = sorted(path.stem for path in self.model_store.glob("*.mar"))
+        props = read_properties(render_properties(self.config.read_text(), self.overrides))
+        self.properties = props
+        self.inference_url = props["inference_address"].rstrip("/")
+        self.management_url = props["management_address"].rstrip("/")
+        self.metrics_url = props["metrics_address"].rstrip("/")
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "server.pid"
+
+    @property
+    def key_file(self) -> Path:
+        return self.run_dir / "key_file.json"  # TorchServe writes it in its working folder
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "logs" / "console.log"
+
+    def start(self) -> int:
+        """Start TorchServe in its own process group; return the group's leader pid."""
+        if not self.models:
+            raise ServerError(f"no .mar archives in {self.model_store}: run `make archive`")
+        (self.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.key_file.unlink(missing_ok=True)
+        config = self.run_dir / "config.properties"
+        config.write_text(render_properties(self.config.read_text(), self.overrides))
+        env = dict(os.environ, TMPDIR=str(self.run_dir / "tmp"))  # TorchServe's pid file
+        java_home = find_java_home()
+        if java_home:
+            env["JAVA_HOME"] = str(java_home)
+            env["PATH"] = f"{java_home / 'bin'}{os.pathsep}{env['PATH']}"
+        command = [
+            str(Path(sys.executable).with_name("torchserve")),
+            "--start", "--foreground",
+            "--ncs",  # no config snapshots: a restart must not resurrect an old config
+            "--ts-config", str(config),
+            "--model-store", str(self.model_store),
+            "--models", *(f"{name}={name}.mar" for name in self.models),
+        ]  # fmt: skip
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=self.run_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group, so stop() ends Java and workers too
+            )
+        self.pid_file.write_text(str(process.pid))
+        self._process = process
+        return process.pid
+
+    def keys(self) -> dict[str, str]:
+        """The current inference, management and API keys from TorchServe's key file."""
+        data = json.loads(self.key_file.read_text())
+        return {kind: data[kind]["key"] for kind in ("inference", "management", "API")}
+
+    def headers(self, kind: str = "inference") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys()[kind]}"}
+
+    def is_running(self) -> bool:
+        pid = self.pid()
+        if pid is None:
+            return False
+        process = getattr(self, "_process", None)
+        if process is not None:
+            return process.poll() is None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def model_status(self, name: str) -> list[str]:
+        """Worker statuses of the default version of ``name`` (empty if not reachable)."""
+        try:
+            response = requests.get(
+                f"{self.management_url}/models/{name}", headers=self.headers("management"), timeout=5
+            )
+        except (requests.RequestException, FileNotFoundError, json.JSONDecodeError, KeyError):
+            return []
+        if response.status_code != 200:
+            return []
+        return [worker.get("status", "") for worker in response.json()[0].get("workers", [])]
+
+    def wait_ready(self, timeout: float = 180.0, poll: float = 0.5) -> None:
+        """Block until every model has a READY worker; fail fast if the server dies."""
+        deadline = time.monotonic() + timeout
+        pending = list(self.models)
+        while pending:
+            if not self.is_running():
+                raise ServerError(f"TorchServe exited during start-up:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"models {pending} had no READY worker after {timeout:.0f}s:\n{self.log_tail()}"
+                )
+            pending = [name for name in pending if "READY" not in self.model_status(name)]
+            if pending:
+                time.sleep(poll)  # polling interval of the readiness check, not a wait for it
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the whole process group: SIGTERM, then SIGKILL after ``timeout``."""
+        pid = self.pid()
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _group_alive(pid):
+            time.sleep(0.2)
+        if _group_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        process = getattr(self, "_process", None)
+        if process is not None:
+            process.wait(timeout=10)
+        self.pid_file.unlink(missing_ok=True)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
