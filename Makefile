@@ -61,3 +61,6 @@ lint: install-dev ## ruff (lint + format) and mypy
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build model_store/*.mar .run .pytest_cache .mypy_cache .ruff_cache
+
+# Container image targets (image, image-test) live beside the core verbs.
+-include mk/container.mk

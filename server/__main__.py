@@ -1,8 +1,13 @@
-"""``python -m server start|stop|status``: the verbs behind `make serve` and `make stop`."""
+"""``python -m server start|run|stop|status``: the verbs behind `make serve` and `make stop`.
+
+``start`` returns once every model is READY and leaves TorchServe running in the background;
+``run`` stays in the foreground until TorchServe exits (a container's main process).
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -41,9 +46,18 @@ def start(server: TorchServe, timeout: float) -> int:
     return 0
 
 
+def run(server: TorchServe, timeout: float) -> int:
+    """Foreground mode (containers): start, report readiness, then live as long as TorchServe."""
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    signal.signal(signal.SIGINT, lambda *_: server.stop())
+    if start(server, timeout) != 0:
+        return 1
+    return server.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
-    parser.add_argument("verb", choices=["start", "stop", "status"])
+    parser.add_argument("verb", choices=["start", "run", "stop", "status"])
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.properties")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -53,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     server = TorchServe(args.run_dir, config=args.config, overrides=parse_overrides(args.set))
     if args.verb == "start":
         return start(server, args.timeout)
+    if args.verb == "run":
+        return run(server, args.timeout)
     if args.verb == "stop":
         running = server.is_running()
         server.stop()

@@ -44,8 +44,9 @@ def render_properties(text: str, overrides: dict[str, str]) -> str:
     lines, seen = [], set()
     for line in text.splitlines():
         key = line.split("=", 1)[0].strip()
-        if "=" in line and key in overrides and not key.startswith("#"):
-            line, _ = f"{key}={overrides[key]}", seen.add(key)
+        if "=" in line and key in overrides:
+            seen.add(key)
+            line = f"{key}={overrides[key]}"
         lines.append(line)
     lines += [f"{key}={value}" for key, value in overrides.items() if key not in seen]
     return "\n".join(lines) + "\n"
@@ -197,6 +198,10 @@ class TorchServe:
         if process is not None:
             process.wait(timeout=10)
         self.pid_file.unlink(missing_ok=True)
+
+    def wait(self) -> int:
+        """Block until the TorchServe started by this object exits; return its exit code."""
+        return self._process.wait()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
