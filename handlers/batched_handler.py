@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 METADATA_FILE = "metadata.json"
 
 
-class BatchedHandler(BaseHandler):  # type: ignore[misc]  # TorchServe ships no type hints
+class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandler is Any
     metadata: dict[str, Any]
 
     def initialize(self, context: Any) -> None:

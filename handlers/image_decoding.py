@@ -90,9 +90,8 @@ def background_of(ink: np.ndarray, rounds: int = 3) -> np.ndarray:
     height, width = ink.shape
     scale = min(1.0, 64 / max(height, width))  # fit on a small copy, evaluate everywhere
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = np.asarray(
-        Image.fromarray(ink.astype(np.float32), mode="F").resize(small_size, Image.Resampling.BOX)
-    ).ravel()
+    small_image = Image.fromarray(ink.astype(np.float32), mode="F")
+    small = np.asarray(small_image.resize(small_size, Image.Resampling.BOX)).ravel()
     basis_small = _quadratic_basis(small_size[1], small_size[0])
     paper = np.ones(small.shape, dtype=bool)
     coefficients = np.zeros(basis_small.shape[1])
@@ -107,8 +106,8 @@ def background_of(ink: np.ndarray, rounds: int = 3) -> np.ndarray:
 
 def _quadratic_basis(height: int, width: int) -> np.ndarray:
     """Columns 1, x, y, x^2, xy, y^2 over a height x width grid scaled to [-1, 1]."""
-    y, x = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
-    x, y = x.ravel(), y.ravel()
+    rows, cols = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    x, y = cols.ravel(), rows.ravel()
     return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
 
 

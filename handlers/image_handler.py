@@ -29,4 +29,8 @@ class ImageHandler(BatchedHandler):
             {"label": labels[index], "probability": round(float(p), 6)}
             for p, index in zip(top.values.tolist(), top.indices.tolist(), strict=True)
         ]
-        return {"label": ranked[0]["label"], "probability": ranked[0]["probability"], "top_k": ranked}
+        return {
+            "label": ranked[0]["label"],
+            "probability": ranked[0]["probability"],
+            "top_k": ranked,
+        }

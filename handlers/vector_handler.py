@@ -29,7 +29,9 @@ class VectorHandler(BatchedHandler):
                 {
                     "label": labels[best],
                     "probability": round(row[best], 6),
-                    "probabilities": {label: round(p, 6) for label, p in zip(labels, row, strict=True)},
+                    "probabilities": {
+                        label: round(p, 6) for label, p in zip(labels, row, strict=True)
+                    },
                 }
             )
         return {"predictions": predictions}

@@ -64,7 +64,9 @@ def stage(spec: ModelSpec, version: str) -> Path:
     work = BUILD_DIR / spec.name
     shutil.rmtree(work, ignore_errors=True)
     extra = work / "extra"  # its contents land at the archive's root
-    shutil.copytree(ROOT / "handlers", extra / "handlers", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "handlers", extra / "handlers", ignore=shutil.ignore_patterns("__pycache__")
+    )
     torch.save(model.state_dict(), work / "weights.pt")
     metadata |= {
         "model": spec.name,

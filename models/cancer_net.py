@@ -12,6 +12,9 @@ N_CLASSES = 2
 
 
 class CancerNet(nn.Module):
+    mean: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(N_FEATURES))

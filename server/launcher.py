@@ -34,7 +34,7 @@ def read_properties(text: str) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in text.splitlines())
     return {
         key.strip(): value.strip()
-        for key, value, *_ in (pair + [""] for pair in pairs if len(pair) == 2)
+        for key, value, *_ in ([*pair, ""] for pair in pairs if len(pair) == 2)
         if key.strip() and not key.lstrip().startswith(("#", "!"))
     }
 
@@ -156,7 +156,9 @@ class TorchServe:
         """Worker statuses of the default version of ``name`` (empty if not reachable)."""
         try:
             response = requests.get(
-                f"{self.management_url}/models/{name}", headers=self.headers("management"), timeout=5
+                f"{self.management_url}/models/{name}",
+                headers=self.headers("management"),
+                timeout=5,
             )
         except (requests.RequestException, FileNotFoundError, json.JSONDecodeError, KeyError):
             return []

@@ -1,0 +1,73 @@
+"""One real TorchServe per test run: the project's config and archives, free ports, token on."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from server.launcher import MODEL_STORE, TorchServe, port_overrides
+
+
+def free_ports(count: int) -> list[int]:
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
+    missing = [name for name in ("digits", "cancer") if not (MODEL_STORE / f"{name}.mar").exists()]
+    if missing:
+        pytest.fail(f"archives {missing} missing from {MODEL_STORE}: run `make archive`")
+    run_dir: Path = tmp_path_factory.mktemp("torchserve")
+    instance = TorchServe(run_dir, overrides=port_overrides("127.0.0.1", *free_ports(3)))
+    instance.start()
+    try:
+        instance.wait_ready(timeout=300)
+        yield instance
+    finally:
+        instance.stop()
+
+
+class Api:
+    """requests against the test server, with the inference or management token."""
+
+    def __init__(self, server: TorchServe) -> None:
+        self.server = server
+        self.session = requests.Session()
+        # Tests send up to 32 requests at once: keep a connection for each.
+        self.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+
+    def predict(self, model: str, **kwargs: Any) -> requests.Response:
+        headers = self.server.headers("inference") | kwargs.pop("headers", {})
+        return self.session.post(
+            f"{self.server.inference_url}/predictions/{model}",
+            headers=headers,
+            timeout=60,
+            **kwargs,
+        )
+
+    def predict_json(self, model: str, document: Any) -> requests.Response:
+        return self.predict(model, json=document)
+
+    def manage(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(
+            method,
+            f"{self.server.management_url}{path}",
+            headers=self.server.headers("management"),
+            timeout=60,
+            **kwargs,
+        )
+
+
+@pytest.fixture(scope="session")
+def api(server: TorchServe) -> Api:
+    return Api(server)
