@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-ARCHIVES := model_store/digits.mar model_store/cancer.mar
+ARCHIVES := model_store/digits.mar model_store/cancer.mar model_store/minilm.mar
 MODEL_SOURCES := $(wildcard handlers/*.py models/*.py config/models/*.yaml)
 
 .DEFAULT_GOAL := help

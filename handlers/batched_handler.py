@@ -1,7 +1,7 @@
 """Base for this project's handlers: one model call per batch, one answer per request.
 
-Subclasses say how to turn one request into rows (``rows_of``) and one request's model
-output into JSON (``answer``). Everything else is here, once:
+Subclasses say how to validate one request (``parse``), which model-input rows it makes
+(``rows_of``) and how its rows of model output become JSON (``answer``). The rest is here:
 - a request that fails validation gets its own 4xx JSON error and the rest of the batch
   still runs (a raised exception would fail every request in the batch with a 503);
 - torch threads are pinned from the model config, so workers don't oversubscribe cores;
@@ -14,6 +14,7 @@ import json
 import logging
 import os
 from http import HTTPStatus
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -45,12 +46,16 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         """Load the model; TorchServe's loader handles a state_dict plus a model file."""
         super().initialize(context)
 
-    def rows_of(self, payload: Payload) -> torch.Tensor:
-        """The model-input rows of one request; raise InputError naming what is wrong."""
+    def parse(self, payload: Payload) -> Any:
+        """One request's payload, validated; raise InputError naming what is wrong."""
         raise NotImplementedError
 
-    def answer(self, outputs: torch.Tensor, payload: Payload) -> Any:
-        """The JSON-ready answer for one request from its rows of model output."""
+    def rows_of(self, request: Any) -> Sequence[Any]:
+        """The model-input rows of a parsed request (by default, the request itself)."""
+        return request  # type: ignore[no-any-return]
+
+    def answer(self, outputs: torch.Tensor, request: Any) -> Any:
+        """The JSON-ready answer for one parsed request from its rows of model output."""
         raise NotImplementedError
 
     def preprocess(self, data: list[dict[str, Any]]) -> Batch:
@@ -58,17 +63,21 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         for index, row in enumerate(data):
             try:
                 payload = find_payload(row, self._content_types(index, row), self._form(index))
-                batch.add(self.rows_of(payload), payload)
+                request = self.parse(payload)
+                batch.add(self.rows_of(request), request)
             except InputError as error:
                 batch.reject(error)
         return batch
 
+    def forward(self, parts: list[Any]) -> torch.Tensor:
+        """One model call over every valid request's rows, in order: one output row each."""
+        return self.model(torch.cat(parts).to(self.device)).cpu()
+
     def inference(self, batch: Batch, *args: Any, **kwargs: Any) -> list[Any]:
-        inputs = batch.inputs
         outputs = None
-        if inputs is not None:
+        if batch.parts:
             with torch.inference_mode():
-                outputs = self.model(inputs.to(self.device)).cpu()
+                outputs = self.forward(batch.parts)
         return batch.split(outputs)
 
     def postprocess(self, results: list[Any]) -> list[str]:
@@ -84,8 +93,8 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                 self.context.set_response_status(status, HTTPStatus(status).phrase, index)
                 answers.append(error_body(result))
             else:
-                outputs, payload = result
-                answers.append(json.dumps(self.answer(outputs, payload)))
+                outputs, request = result
+                answers.append(json.dumps(self.answer(outputs, request)))
         return answers
 
     def describe_handle(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ their place as an error so that they are answered with it, while the others stil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,20 +20,15 @@ class Batch:
     """Per request: its rows' count in ``inputs`` and the request itself, or its error."""
 
     slots: list[tuple[int, Any] | InputError] = field(default_factory=list)
-    parts: list[torch.Tensor] = field(default_factory=list)
+    parts: list[Any] = field(default_factory=list)  # per valid request: its rows
 
-    def add(self, rows: torch.Tensor, request: Any = None) -> None:
-        """Add one request's rows (first dimension = rows); ``request`` comes back in split."""
-        self.slots.append((rows.shape[0], request))
+    def add(self, rows: Sequence[Any], request: Any = None) -> None:
+        """Add one request's rows (a tensor or a list); ``request`` comes back in split."""
+        self.slots.append((len(rows), request))
         self.parts.append(rows)
 
     def reject(self, error: InputError) -> None:
         self.slots.append(error)
-
-    @property
-    def inputs(self) -> torch.Tensor | None:
-        """All valid rows of the batch stacked for one model call; None if there are none."""
-        return torch.cat(self.parts) if self.parts else None
 
     def split(self, outputs: torch.Tensor | None) -> list[tuple[torch.Tensor, Any] | InputError]:
         """Per request, in order: its slice of ``outputs`` and the request, or its error."""

@@ -16,12 +16,12 @@ from handlers.payload import Payload, as_bytes, parse_json
 
 
 class ImageHandler(BatchedHandler):
-    def rows_of(self, payload: Payload) -> torch.Tensor:
+    def parse(self, payload: Payload) -> torch.Tensor:
         data = image_from_json(parse_json(payload)) if payload.is_json else as_bytes(payload.value)
         grid = image_to_grid(decode_image(data))
         return torch.from_numpy(grid).reshape(1, 1, *grid.shape)
 
-    def answer(self, outputs: torch.Tensor, payload: Payload) -> dict[str, Any]:
+    def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> dict[str, Any]:
         labels = self.metadata["labels"]
         probabilities = torch.softmax(outputs[0], dim=0)
         top = torch.topk(probabilities, k=min(int(self.settings.get("top_k", 3)), len(labels)))

@@ -16,11 +16,11 @@ from handlers.vector_parsing import rows_from_json
 
 
 class VectorHandler(BatchedHandler):
-    def rows_of(self, payload: Payload) -> torch.Tensor:
+    def parse(self, payload: Payload) -> torch.Tensor:
         n_features = len(self.metadata["input"]["features"])
         return torch.tensor(rows_from_json(parse_json(payload), n_features), dtype=torch.float32)
 
-    def answer(self, outputs: torch.Tensor, payload: Payload) -> dict[str, Any]:
+    def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> dict[str, Any]:
         labels = self.metadata["labels"]
         predictions = []
         for row in torch.softmax(outputs, dim=1).tolist():

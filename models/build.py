@@ -28,31 +28,43 @@ BUILD_DIR = ROOT / "build"
 MODEL_STORE = ROOT / "model_store"
 
 
+# build(extra) returns the trained model (None when the handler loads its own files) and
+# its metadata; it may write files into ``extra``, which lands at the archive's root.
+Builder = Callable[[Path], tuple[nn.Module | None, dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    model_file: str  # the one-nn.Module file TorchServe imports
     handler: str
-    build: Callable[[], tuple[nn.Module, dict[str, Any]]]
+    build: Builder
+    model_file: str | None = None  # the one-nn.Module file TorchServe imports, if any
 
 
-def _digits() -> tuple[nn.Module, dict[str, Any]]:
+def _digits(extra: Path) -> tuple[nn.Module, dict[str, Any]]:
     from models import digits
 
     return digits.build()
 
 
-def _cancer() -> tuple[nn.Module, dict[str, Any]]:
+def _cancer(extra: Path) -> tuple[nn.Module, dict[str, Any]]:
     from models import cancer
 
     return cancer.build()
 
 
+def _minilm(extra: Path) -> tuple[None, dict[str, Any]]:
+    from models import minilm
+
+    return minilm.build(extra)
+
+
 SPECS = {
     spec.name: spec
     for spec in (
-        ModelSpec("digits", "models/digits_net.py", "handlers/image_handler.py", _digits),
-        ModelSpec("cancer", "models/cancer_net.py", "handlers/vector_handler.py", _cancer),
+        ModelSpec("digits", "handlers/image_handler.py", _digits, "models/digits_net.py"),
+        ModelSpec("cancer", "handlers/vector_handler.py", _cancer, "models/cancer_net.py"),
+        ModelSpec("minilm", "handlers/text_handler.py", _minilm),
     )
 }
 
@@ -60,14 +72,15 @@ SPECS = {
 def stage(spec: ModelSpec, version: str) -> Path:
     """Train the model and lay out what goes into its archive; return the stage folder."""
     started = time.perf_counter()
-    model, metadata = spec.build()
     work = BUILD_DIR / spec.name
     shutil.rmtree(work, ignore_errors=True)
     extra = work / "extra"  # its contents land at the archive's root
     shutil.copytree(
         ROOT / "handlers", extra / "handlers", ignore=shutil.ignore_patterns("__pycache__")
     )
-    torch.save(model.state_dict(), work / "weights.pt")
+    model, metadata = spec.build(extra)
+    if model is not None:
+        torch.save(model.state_dict(), work / "weights.pt")
     metadata |= {
         "model": spec.name,
         "version": version,
@@ -75,29 +88,28 @@ def stage(spec: ModelSpec, version: str) -> Path:
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     (extra / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
-    print(f"{spec.name}: held-out accuracy {metadata['accuracy']['held_out']:.2%}")
+    if "accuracy" in metadata:
+        print(f"{spec.name}: held-out accuracy {metadata['accuracy']['held_out']:.2%}")
     return work
 
 
 def archive(spec: ModelSpec, work: Path, version: str, export_path: Path) -> Path:
     """Run torch-model-archiver on a staged model; return the .mar path."""
     export_path.mkdir(parents=True, exist_ok=True)
-    archiver = Path(sys.executable).with_name("torch-model-archiver")
-    subprocess.run(
-        [
-            str(archiver),
-            "--model-name", spec.name,
-            "--version", version,
-            "--model-file", str(ROOT / spec.model_file),
-            "--serialized-file", str(work / "weights.pt"),
-            "--handler", str(ROOT / spec.handler),
-            "--extra-files", str(work / "extra"),
-            "--config-file", str(ROOT / "config" / "models" / f"{spec.name}.yaml"),
-            "--export-path", str(export_path),
-            "--force",
-        ],
-        check=True,
-    )  # fmt: skip
+    command = [
+        str(Path(sys.executable).with_name("torch-model-archiver")),
+        "--model-name", spec.name,
+        "--version", version,
+        "--handler", str(ROOT / spec.handler),
+        "--extra-files", str(work / "extra"),
+        "--config-file", str(ROOT / "config" / "models" / f"{spec.name}.yaml"),
+        "--export-path", str(export_path),
+        "--force",
+    ]  # fmt: skip
+    if spec.model_file:
+        command += ["--model-file", str(ROOT / spec.model_file)]
+        command += ["--serialized-file", str(work / "weights.pt")]
+    subprocess.run(command, check=True)
     return export_path / f"{spec.name}.mar"
 
 

@@ -52,9 +52,24 @@ def render_properties(text: str, overrides: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def port_overrides(host: str, inference: int, management: int, metrics: int) -> dict[str, str]:
+def port_overrides(
+    host: str, inference: int, management: int, metrics: int, grpc: tuple[int, int]
+) -> dict[str, str]:
+    """Settings that move every listening port, so two instances can run side by side.
+
+    TorchServe 0.12 always starts its gRPC servers (no switch turns them off), so they
+    get ports of their own too; they listen on loopback like the rest.
+    """
     ports = (inference, management, metrics)
-    return {key: f"http://{host}:{port}" for key, port in zip(ADDRESS_KEYS, ports, strict=True)}
+    addresses = {
+        key: f"http://{host}:{port}" for key, port in zip(ADDRESS_KEYS, ports, strict=True)
+    }
+    return addresses | {
+        "grpc_inference_address": host,
+        "grpc_management_address": host,
+        "grpc_inference_port": str(grpc[0]),
+        "grpc_management_port": str(grpc[1]),
+    }
 
 
 @dataclass
@@ -98,7 +113,10 @@ class TorchServe:
         self.key_file.unlink(missing_ok=True)
         config = self.run_dir / "config.properties"
         config.write_text(render_properties(self.config.read_text(), self.overrides))
-        env = dict(os.environ, TMPDIR=str(self.run_dir / "tmp"))  # TorchServe's pid file
+        # TorchServe keeps its pid file in TMPDIR and the workers' sockets and unpacked
+        # models in TEMP (java.io.tmpdir): a private folder lets instances run side by side.
+        tmp = str(self.run_dir / "tmp")
+        env = dict(os.environ, TMPDIR=tmp, TEMP=tmp)
         java_home = find_java_home()
         if java_home:
             env["JAVA_HOME"] = str(java_home)

@@ -28,7 +28,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     if missing:
         pytest.fail(f"archives {missing} missing from {MODEL_STORE}: run `make archive`")
     run_dir: Path = tmp_path_factory.mktemp("torchserve")
-    instance = TorchServe(run_dir, overrides=port_overrides("127.0.0.1", *free_ports(3)))
+    inference, management, metrics, *grpc = free_ports(5)
+    overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
+    instance = TorchServe(run_dir, overrides=overrides)
     instance.start()
     try:
         instance.wait_ready(timeout=300)

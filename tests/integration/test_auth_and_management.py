@@ -45,7 +45,7 @@ def test_registration_api_is_off(api: Api) -> None:
 
 def test_every_model_is_listed_with_a_ready_worker(api: Api) -> None:
     listed = {model["modelName"] for model in api.manage("GET", "/models").json()["models"]}
-    assert listed == {"cancer", "digits"}
+    assert listed == {"cancer", "digits", "minilm"}
     for name in listed:
         workers = api.manage("GET", f"/models/{name}").json()[0]["workers"]
         assert [worker["status"] for worker in workers] == ["READY"], workers

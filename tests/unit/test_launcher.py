@@ -25,10 +25,14 @@ def test_project_config_is_secure_by_default() -> None:
 
 
 def test_port_overrides_set_every_address() -> None:
-    assert port_overrides("127.0.0.1", 1, 2, 3) == {
+    assert port_overrides("127.0.0.1", 1, 2, 3, (4, 5)) == {
         "inference_address": "http://127.0.0.1:1",
         "management_address": "http://127.0.0.1:2",
         "metrics_address": "http://127.0.0.1:3",
+        "grpc_inference_address": "127.0.0.1",
+        "grpc_management_address": "127.0.0.1",
+        "grpc_inference_port": "4",
+        "grpc_management_port": "5",
     }
 
 

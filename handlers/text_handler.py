@@ -1,0 +1,71 @@
+"""Handler for sentence embeddings (all-MiniLM-L6-v2): texts in, 384-dim vectors out.
+
+Embeddings are the model card's recipe: mean of the token embeddings under the attention
+mask, then L2 normalisation. With ``labels``, the labels come back ranked by cosine
+similarity to the text: a zero-shot classifier on the same embeddings. Texts longer than
+the model's 256 tokens are truncated (as sentence-transformers does) and flagged.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from handlers.batched_handler import BatchedHandler
+from handlers.payload import Payload
+from handlers.text_parsing import TextRequest, text_request
+
+# Everything the model needs is inside the archive: never reach for the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from transformers import AutoModel, AutoTokenizer  # noqa: E402  (after the offline switch)
+
+MODEL_FOLDER = "minilm"  # inside the archive: weights, config and tokenizer
+
+
+class TextHandler(BatchedHandler):
+    def load_model(self, context: Any) -> None:
+        folder = os.path.join(context.system_properties["model_dir"], MODEL_FOLDER)
+        self.device = torch.device("cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        self.max_tokens = int(self.metadata["max_tokens"])
+
+    def parse(self, payload: Payload) -> TextRequest:
+        return text_request(payload)
+
+    def rows_of(self, request: TextRequest) -> list[str]:
+        return request.rows
+
+    def forward(self, parts: list[Any]) -> torch.Tensor:
+        texts = [text for part in parts for text in part]
+        tokens = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
+        hidden = self.model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        embeddings = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        # One extra column per row says whether the text filled all max_tokens (was cut),
+        # so truncation is reported without tokenizing anything twice.
+        full = tokens["attention_mask"].sum(dim=1) >= self.max_tokens
+        return torch.cat([embeddings, full.unsqueeze(1).to(embeddings.dtype)], dim=1)
+
+    def answer(self, outputs: torch.Tensor, request: TextRequest) -> dict[str, Any]:
+        embeddings, truncated = outputs[:, :-1], outputs[:, -1].bool()
+        count = len(request.texts)
+        if request.labels is None:
+            return {
+                "embeddings": [[round(v, 7) for v in row] for row in embeddings.tolist()],
+                "truncated": truncated[:count].tolist(),
+            }
+        scores = (embeddings[count:] @ embeddings[0]).tolist()
+        ranked = sorted(zip(request.labels, scores, strict=True), key=lambda pair: -pair[1])
+        return {
+            "label": ranked[0][0],
+            "labels": [{"label": label, "score": round(score, 6)} for label, score in ranked],
+            "truncated": bool(truncated[0]),
+        }
