@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from http import HTTPStatus
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 import torch
@@ -52,7 +52,7 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
 
     def rows_of(self, request: Any) -> Sequence[Any]:
         """The model-input rows of a parsed request (by default, the request itself)."""
-        return request  # type: ignore[no-any-return]
+        return request
 
     def answer(self, outputs: torch.Tensor, request: Any) -> Any:
         """The JSON-ready answer for one parsed request from its rows of model output."""

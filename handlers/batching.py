@@ -6,8 +6,8 @@ their place as an error so that they are answered with it, while the others stil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch

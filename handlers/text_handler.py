@@ -21,7 +21,7 @@ from handlers.text_parsing import TextRequest, text_request
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from transformers import AutoModel, AutoTokenizer  # noqa: E402  (after the offline switch)
+from transformers import AutoModel, AutoTokenizer
 
 MODEL_FOLDER = "minilm"  # inside the archive: weights, config and tokenizer
 
