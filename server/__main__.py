@@ -1,4 +1,4 @@
-"""``python -m server start|run|stop|status``: the verbs behind `make serve` and `make stop`.
+"""``python -m server start|run|stop|status|token``: the verbs behind `make serve`/`make stop`.
 
 ``start`` returns once every model is READY and leaves TorchServe running in the background;
 ``run`` stays in the foreground until TorchServe exits (a container's main process).
@@ -57,18 +57,22 @@ def run(server: TorchServe, timeout: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
-    parser.add_argument("verb", choices=["start", "run", "stop", "status"])
+    parser.add_argument("verb", choices=["start", "run", "stop", "status", "token"])
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.properties")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config.properties setting")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for READY")
+    parser.add_argument("--management", action="store_true", help="token: the management key")
     args = parser.parse_args(argv)
     server = TorchServe(args.run_dir, config=args.config, overrides=parse_overrides(args.set))
     if args.verb == "start":
         return start(server, args.timeout)
     if args.verb == "run":
         return run(server, args.timeout)
+    if args.verb == "token":  # for shells: TOKEN=$(python -m server token)
+        print(server.keys()["management" if args.management else "inference"])
+        return 0
     if args.verb == "stop":
         running = server.is_running()
         server.stop()
