@@ -11,7 +11,6 @@ Subclasses say how to validate one request (``parse``), which model-input rows i
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -23,8 +22,6 @@ from ts.torch_handler.base_handler import BaseHandler
 from handlers.batching import Batch
 from handlers.errors import InputError, error_body, status_of
 from handlers.payload import FORM_TYPE, Payload, find_payload, media_type
-
-logger = logging.getLogger(__name__)
 
 METADATA_FILE = "metadata.json"
 

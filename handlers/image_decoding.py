@@ -45,6 +45,8 @@ def decode_image(data: bytes) -> Image.Image:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise InputError("image could not be decoded as PNG or JPEG") from None
+    except Image.DecompressionBombError as exc:  # PIL's own, far larger, limit
+        raise PayloadTooLarge(f"image is too large: {exc}") from None
     if image.format not in FORMATS:
         raise UnsupportedMediaType(f"image must be PNG or JPEG, got {image.format!r}")
     width, height = image.size

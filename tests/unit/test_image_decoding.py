@@ -86,6 +86,11 @@ def test_pixel_bomb_is_refused_before_decoding() -> None:
         decode_image(encode(Image.new("1", (side, side))))
 
 
+def test_giant_pixel_bomb_is_refused_by_pil_itself() -> None:
+    with pytest.raises(PayloadTooLarge, match="image is too large: Image size"):
+        decode_image(encode(Image.new("1", (15_000, 15_000))))
+
+
 def test_json_image_accepts_base64_and_data_urls() -> None:
     data = render(SEVEN)
     encoded = base64.b64encode(data).decode()
