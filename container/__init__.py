@@ -1,0 +1,1 @@
+"""What runs inside the container image: the entrypoint and the health check."""
