@@ -47,6 +47,7 @@ RUN_DIR = ROOT / "run"
 READY_TIMEOUT = 300.0  # s; the text model takes the longest to load
 STOP_TIMEOUT = 5.0  # s for leftovers once the frontend is gone (`docker stop` allows 10 s)
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+DEFAULT_PORTS = {"PORT": 8080, "MANAGEMENT_PORT": 8081, "METRICS_PORT": 8082}
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
@@ -75,15 +76,18 @@ def workers(env: Mapping[str, str]) -> int | None:
 
 def overrides(env: Mapping[str, str]) -> dict[str, str]:
     """The config.properties settings the environment asks for; ValueError names a bad one."""
+    ports = {name: _port(env, name, default) for name, default in DEFAULT_PORTS.items()}
+    if len(set(ports.values())) < len(ports):
+        raise ValueError(f"PORT, MANAGEMENT_PORT and METRICS_PORT must differ, got {ports}")
     settings = {
         # Inside a container the API must listen on every interface (0.0.0.0): loopback there
         # is the container's own, which neither a published port (-p) nor a PaaS router can
         # reach. Who can connect is decided outside: `-p 127.0.0.1:8080:8080`, the platform.
-        "inference_address": f"http://0.0.0.0:{_port(env, 'PORT', 8080)}",
-        "metrics_address": f"http://0.0.0.0:{_port(env, 'METRICS_PORT', 8082)}",
+        "inference_address": f"http://0.0.0.0:{ports['PORT']}",
+        "metrics_address": f"http://0.0.0.0:{ports['METRICS_PORT']}",
         # Management (scale, describe, token refresh) stays on the container's loopback: only
         # the health check and `docker exec` use it, and it is not EXPOSEd.
-        "management_address": f"http://127.0.0.1:{_port(env, 'MANAGEMENT_PORT', 8081)}",
+        "management_address": f"http://127.0.0.1:{ports['MANAGEMENT_PORT']}",
         "disable_token_authorization": str(_flag(env, "TS_DISABLE_TOKEN_AUTHORIZATION")).lower(),
     }
     expiration = env.get("TS_TOKEN_EXPIRATION_MIN", "").strip()

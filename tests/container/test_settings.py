@@ -43,6 +43,7 @@ def test_platform_settings() -> None:
         ({"PORT": "70000"}, "PORT must be a port number 1-65535, got '70000'"),
         ({"TS_DISABLE_TOKEN_AUTHORIZATION": "maybe"}, "TS_DISABLE_TOKEN_AUTHORIZATION must be"),
         ({"TS_TOKEN_EXPIRATION_MIN": "0"}, "TS_TOKEN_EXPIRATION_MIN must be a number of minutes"),
+        ({"PORT": "8082"}, "PORT, MANAGEMENT_PORT and METRICS_PORT must differ"),
     ],
 )
 def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
