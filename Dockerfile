@@ -41,7 +41,8 @@ RUN pip install --no-cache-dir \
 COPY handlers/ handlers/
 COPY models/ models/
 COPY config/ config/
-# One thread: training takes about a minute either way, and the build shares the machine.
+# One thread: the trained weights then do not depend on the build machine's core count
+# (torch's results shift with it), and the build leaves the other cores alone.
 RUN OMP_NUM_THREADS=1 python -m models.build
 
 # -- runtime: Java for TorchServe's frontend, the venv, the server code and the archives
