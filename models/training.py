@@ -8,6 +8,8 @@ from torch import nn
 
 
 def seed_everything(seed: int) -> None:
+    """Same seed, same weights on any machine: one thread fixes the order of float sums."""
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.use_deterministic_algorithms(True)

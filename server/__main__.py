@@ -48,11 +48,14 @@ def start(server: TorchServe, timeout: float) -> int:
 
 def run(server: TorchServe, timeout: float) -> int:
     """Foreground mode (containers): start, report readiness, then live as long as TorchServe."""
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    signal.signal(signal.SIGINT, lambda *_: server.stop())
+    # The handlers only signal: waiting here would contend with the wait() below.
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    signal.signal(signal.SIGINT, lambda *_: server.terminate())
     if start(server, timeout) != 0:
         return 1
-    return server.wait()
+    code = server.wait()
+    server.stop()  # reap anything the frontend left behind
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

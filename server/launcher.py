@@ -6,6 +6,7 @@ means: every model answers ``GET /models/<name>`` with a READY worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
 from server.java import find_java_home
@@ -148,7 +150,14 @@ class TorchServe:
         data = json.loads(self.key_file.read_text())
         return {kind: data[kind]["key"] for kind in ("inference", "management", "API")}
 
+    @property
+    def token_auth(self) -> bool:
+        return self.properties.get("disable_token_authorization", "false").lower() != "true"
+
     def headers(self, kind: str = "inference") -> dict[str, str]:
+        """The Authorization header for ``kind`` calls (none when token auth is off)."""
+        if not self.token_auth:  # TorchServe then writes no key file
+            return {}
         return {"Authorization": f"Bearer {self.keys()[kind]}"}
 
     def is_running(self) -> bool:
@@ -199,21 +208,35 @@ class TorchServe:
             if pending:
                 time.sleep(poll)  # polling interval of the readiness check, not a wait for it
 
-    def stop(self, timeout: float = 60.0) -> None:
-        """Stop the whole process group: SIGTERM, then SIGKILL after ``timeout``."""
+    def terminate(self) -> None:
+        """Ask TorchServe to shut down (SIGTERM to the Java frontend); returns at once.
+
+        Only Java gets the SIGTERM: signalling the whole group kills the workers under a
+        live frontend, which restarts them, and the orphans keep the group alive.
+        """
         pid = self.pid()
         if pid is None:
             return
         try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            self.pid_file.unlink(missing_ok=True)
+            frontends = psutil.Process(pid).children() or [psutil.Process(pid)]
+        except psutil.NoSuchProcess:
             return
+        for process in frontends:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.terminate()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Terminate, wait for the whole process group to end, SIGKILL it after ``timeout``."""
+        pid = self.pid()
+        if pid is None:
+            return
+        self.terminate()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.2)
         if _group_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         process = getattr(self, "_process", None)
         if process is not None:
             process.wait(timeout=10)

