@@ -12,7 +12,7 @@ TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 # wheel from TORCH_WHEELS when it is there, and this machine's CA bundle for pip.
 TEST_IMAGE ?= localhost/torchserve-kit:test
 STANDIN_IMAGE ?= localhost/bookworm-slim-standin:latest
-DEBIAN_MIRROR ?= http://deb.debian.org/debian
+DEBIAN_MIRROR ?= # empty: the mirror this machine's apt uses
 TORCH_WHEELS ?= /opt/wheels
 HOST_CA ?= /etc/ssl/certs/ca-certificates.crt
 # Builds and the test container yield the CPU to whatever else runs here (tests, editors).

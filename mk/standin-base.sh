@@ -8,7 +8,13 @@
 # /usr/share/man on the real one. Needs root (debootstrap, buildah's storage).
 set -euo pipefail
 image=${1:?usage: $0 IMAGE [MIRROR]}
-mirror=${2:-http://deb.debian.org/debian}
+# Default: the Debian mirror this machine's own apt already uses.
+host_mirror() {
+  grep -hoE '(URIs:|^deb) +[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* \
+    2>/dev/null | awk '{print $2}' | head -n 1
+}
+mirror=${2:-$(host_mirror)}
+[ -n "$mirror" ] || { echo "no Debian mirror in /etc/apt sources; pass one: $0 IMAGE MIRROR" >&2; exit 1; }
 
 ctr=$(buildah from scratch)
 trap 'buildah rm "$ctr" >/dev/null' EXIT
