@@ -12,38 +12,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.ports import free_ports
+
 IMAGE = os.environ.get("CONTAINER_IMAGE", "localhost/torchserve-kit:test")
 READY_TIMEOUT = 300.0  # s; TorchServe loads three models on a shared 2-core machine
 STOP_TIMEOUT = 30.0  # s; `docker stop` waits 10 s by default, platforms 30 s
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/tests/container/" in str(item.path):
-            item.add_marker(pytest.mark.container)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "container: runs against the built container image")
-
-
-def free_ports(count: int) -> list[int]:
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
 
 
 def buildah(*args: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +10,9 @@ import pytest
 import requests
 
 from server.launcher import MODEL_STORE, TorchServe, port_overrides
+from tests.ports import free_ports
 
-
-def free_ports(count: int) -> list[int]:
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+__all__ = ["Api", "free_ports"]  # free_ports: shared with tests that start their own server
 
 
 @pytest.fixture(scope="session")
