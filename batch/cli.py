@@ -1,0 +1,126 @@
+"""Score a source into a database table, resumably.
+
+    python -m batch MODEL SOURCE [--engine local|server] [--db URL] [--id-column NAME] ...
+
+MODEL is a model name (its archive is model_store/MODEL.mar) or a path to a .mar. Exit
+status: 0 every input scored, 1 some inputs got error rows, 2 the run could not go on
+(the message says why; run the same command again to resume), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from batch.archive import Archive, read_archive
+from batch.calls import Engine
+from batch.errors import BatchError
+from batch.runner import Summary, run_batch
+from batch.sources import open_source
+from batch.store import Store
+from server.launcher import MODEL_STORE
+
+DEFAULT_DB = "sqlite:///batch.db"
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m batch",
+        description="Score every input of SOURCE with MODEL into a database table.",
+        epilog="Rows: table batch_predictions, one per (model, version, input id); "
+        "runs: table batch_runs. Run the same command again to resume a run.",
+    )
+    p.add_argument("model", help="model name (model_store/NAME.mar) or path to a .mar")
+    p.add_argument(
+        "source",
+        type=Path,
+        help="feature rows (.csv, .parquet), texts (.txt, .jsonl) or a folder of images",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "server"),
+        default="local",
+        help="local: run the archive's handler here (default); server: call TorchServe",
+    )
+    p.add_argument(
+        "--db",
+        default=os.environ.get("BATCH_DATABASE_URL", DEFAULT_DB),
+        help=f"SQLAlchemy URL (default $BATCH_DATABASE_URL or {DEFAULT_DB}); "
+        "e.g. postgresql+psycopg://user:password@host/db",
+    )
+    p.add_argument("--id-column", help="column (CSV, Parquet) or field (JSONL) of unique ids")
+    p.add_argument("--text-field", default="text", help="JSONL field holding the text")
+    p.add_argument(
+        "--rows-per-request",
+        type=int,
+        metavar="N",
+        help="inputs per request (default: the handler's limit, 1024 rows or 64 texts)",
+    )
+    p.add_argument(
+        "--url",
+        default=os.environ.get("TSERVE_URL", DEFAULT_URL),
+        help=f"server engine: TorchServe's inference address (default {DEFAULT_URL})",
+    )
+    p.add_argument("--concurrency", type=int, default=8, help="server engine: requests in flight")
+    return p
+
+
+def open_engine(args: argparse.Namespace, archive: Archive) -> Engine:
+    if args.engine == "server":
+        from batch.server_engine import ServerEngine, find_token
+
+        return ServerEngine(args.url, archive, find_token(), concurrency=args.concurrency)
+    from batch.local_engine import LocalEngine
+
+    return LocalEngine(archive)
+
+
+def archive_path(model: str) -> Path:
+    return Path(model) if model.endswith(".mar") else MODEL_STORE / f"{model}.mar"
+
+
+def run(args: argparse.Namespace) -> Summary:
+    for name, value in (
+        ("--rows-per-request", args.rows_per_request),
+        ("--concurrency", args.concurrency),
+    ):
+        if value is not None and value < 1:
+            raise BatchError(f"{name} must be at least 1, got {value}")
+    archive = read_archive(archive_path(args.model))
+    source = open_source(args.source, archive.kind, args.id_column, args.text_field)
+    store = Store(args.db)
+    try:
+        engine = open_engine(args, archive)
+        try:
+            return run_batch(engine, archive, source, store, args.rows_per_request)
+        finally:
+            engine.close()
+    finally:
+        store.close()
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal for the progress bar and the summary: TorchServe's handler base
+    logs optional accelerators it does not find, transformers draws its own bars."""
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    logging.getLogger("ts").setLevel(logging.ERROR)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    quiet_libraries()
+    try:
+        summary = run(args)
+    except BatchError as exc:
+        print(f"batch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("batch: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    print(summary)
+    return 1 if summary.errors else 0

@@ -1,0 +1,249 @@
+"""Read a source into inputs, each with a stable id and the sha256 of what is scored.
+
+    vector model  CSV (with a header row) or Parquet of feature rows; id: the data row's
+                  number from 0, or the column named by ``id_column``
+    text model    a text file, one text per line (id: line number from 1; empty lines are
+                  skipped), or JSONL, one object per line, the text under ``text_field``
+    image model   a folder: every non-hidden file below it; id: its path in the folder
+
+Every feature column except the id column is a feature, in file order; a Parquet row whose
+only feature is a list is that list. Cells are not validated here: the handler does that,
+so a bad row gets the same message as online. An input that cannot even be read (a JSONL
+line that is not JSON) becomes an ``Item`` with ``problem`` set: an error row, no model call.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from batch.errors import BatchError
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    value: Any  # vector: a list of cells; text: a str; image: bytes
+    sha256: str
+    problem: str | None = None  # why the input could not be read, if it could not
+
+
+def item(input_id: str, value: Any, problem: str | None = None) -> Item:
+    """An input with the sha256 of its canonical bytes (JSON for rows, UTF-8 for texts)."""
+    if isinstance(value, bytes):
+        data = value
+    elif isinstance(value, str):
+        data = value.encode("utf-8")
+    else:
+        data = json.dumps(value, separators=(",", ":"), default=str).encode("utf-8")
+    return Item(input_id, value, hashlib.sha256(data).hexdigest(), problem)
+
+
+def cell(text: str) -> Any:
+    """A CSV cell as the number it spells, None when empty, else the text (the handler
+    then names the row and feature that is not a number)."""
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+class Source:
+    kind: ClassVar[str]  # the model input it holds: "vector", "text" or "image"
+
+    def __init__(self, path: Path, id_column: str | None = None, text_field: str = "text"):
+        self.path = path
+        self.id_column = id_column
+        self.text_field = text_field
+
+    def __iter__(self) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        """How many inputs the source holds, cheaper than reading them (for progress)."""
+        raise NotImplementedError
+
+
+class CsvSource(Source):
+    kind = "vector"
+
+    def _rows(self) -> Iterator[list[str]]:
+        # A cell that is not UTF-8 reaches the handler as text, which names it as not a number.
+        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as file:
+            yield from csv.reader(file)
+
+    def __iter__(self) -> Iterator[Item]:
+        rows = self._rows()
+        header = next(rows, [])
+        id_index = _column_index(header, self.id_column, self.path)
+        for number, row in enumerate(rows):
+            if id_index is None:
+                yield item(str(number), [cell(text) for text in row])
+            elif id_index >= len(row):
+                yield item(f"row:{number}", row, f"row {number} has no {self.id_column!r} cell")
+            else:
+                cells = row[:id_index] + row[id_index + 1 :]
+                yield item(row[id_index], [cell(text) for text in cells])
+
+    def count(self) -> int:
+        return max(0, sum(1 for _ in self._rows()) - 1)
+
+
+class ParquetSource(Source):
+    kind = "vector"
+
+    def __init__(self, path: Path, id_column: str | None = None, text_field: str = "text"):
+        super().__init__(path, id_column, text_field)
+        try:
+            self.file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise BatchError(f"{path} is not a readable Parquet file: {exc}") from None
+
+    def __iter__(self) -> Iterator[Item]:
+        table = self.file
+        names = table.schema_arrow.names
+        _column_index(names, self.id_column, self.path)
+        features = [name for name in names if name != self.id_column]
+        number = 0
+        for batch in table.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                values = [row[name] for name in features]
+                if len(values) == 1 and isinstance(values[0], list):
+                    values = values[0]
+                input_id = str(number) if self.id_column is None else str(row[self.id_column])
+                yield item(input_id, values)
+                number += 1
+
+    def count(self) -> int:
+        return int(self.file.metadata.num_rows)
+
+
+class LinesSource(Source):
+    """One text per line of a UTF-8 file; the id is the line number, from 1."""
+
+    kind = "text"
+
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        with self.path.open("rb") as file:
+            for number, line in enumerate(file, start=1):
+                line = line.rstrip(b"\r\n")
+                if line:
+                    yield number, line
+
+    def __iter__(self) -> Iterator[Item]:
+        for number, line in self._lines():
+            yield self._item(number, line)
+
+    def _item(self, number: int, line: bytes) -> Item:
+        try:
+            return item(str(number), line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            return item(str(number), line, f"line {number} is not valid UTF-8: {exc.reason}")
+
+    def count(self) -> int:
+        return sum(1 for _ in self._lines())
+
+
+class JsonlSource(LinesSource):
+    """One JSON object per line, the text under ``text_field``, the id under ``id_column``
+    (the line number when no id column is named)."""
+
+    def _item(self, number: int, line: bytes) -> Item:
+        try:
+            document = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return item(f"line:{number}", line, f"line {number} is not valid JSON: {exc}")
+        if not isinstance(document, dict):
+            return item(f"line:{number}", line, f"line {number} is not a JSON object")
+        if self.id_column is None:
+            input_id = str(number)
+        elif self.id_column in document:
+            input_id = str(document[self.id_column])
+        else:
+            return item(f"line:{number}", line, f"line {number} has no {self.id_column!r}")
+        if self.text_field not in document:
+            return item(input_id, line, f"line {number} has no {self.text_field!r} field")
+        return item(input_id, document[self.text_field])
+
+
+class FolderSource(Source):
+    """Every non-hidden file below a folder, in path order; the id is its relative path."""
+
+    kind = "image"
+
+    def _files(self) -> list[Path]:
+        return sorted(
+            path
+            for path in self.path.rglob("*")
+            if path.is_file()
+            and not any(part.startswith(".") for part in path.relative_to(self.path).parts)
+        )
+
+    def __iter__(self) -> Iterator[Item]:
+        for path in self._files():
+            input_id = path.relative_to(self.path).as_posix()
+            try:
+                yield item(input_id, path.read_bytes())
+            except OSError as exc:
+                yield item(input_id, b"", f"cannot read {input_id}: {exc.strerror}")
+
+    def count(self) -> int:
+        return len(self._files())
+
+
+SUFFIXES: dict[str, type[Source]] = {
+    ".csv": CsvSource,
+    ".parquet": ParquetSource,
+    ".pq": ParquetSource,
+    ".txt": LinesSource,
+    ".jsonl": JsonlSource,
+}
+WHAT = {
+    "vector": "a .csv or .parquet file of feature rows",
+    "text": "a .txt file (one text per line) or a .jsonl file",
+    "image": "a folder of images",
+}
+
+
+def open_source(
+    path: Path, kind: str, id_column: str | None = None, text_field: str = "text"
+) -> Source:
+    """The source at ``path``, checked to hold what a ``kind`` model reads."""
+    if path.is_dir():
+        source_type: type[Source] = FolderSource
+    elif not path.exists():
+        raise BatchError(f"no such file or folder: {path}")
+    elif path.suffix.lower() in SUFFIXES:
+        source_type = SUFFIXES[path.suffix.lower()]
+    else:
+        raise BatchError(f"{path}: unknown source type {path.suffix!r}; give {WHAT[kind]}")
+    if source_type.kind != kind:
+        raise BatchError(f"this model reads {WHAT[kind]}, got {path}")
+    if id_column is not None and source_type in (LinesSource, FolderSource):
+        raise BatchError(f"--id-column applies to CSV, Parquet and JSONL sources, not {path}")
+    return source_type(path, id_column, text_field)
+
+
+def _column_index(names: list[str], column: str | None, path: Path) -> int | None:
+    if column is None:
+        return None
+    if column not in names:
+        raise BatchError(f"{path} has no column {column!r}; its columns: {', '.join(names)}")
+    return names.index(column)
+
+
+def content_type_of(input_id: str) -> str:
+    """The media type an image is sent with, by its suffix (the handler sniffs the bytes)."""
+    return IMAGE_TYPES.get(Path(input_id).suffix.lower(), "application/octet-stream")
