@@ -1,0 +1,174 @@
+"""The batch tables on SQLite and on a real PostgreSQL: provenance, upserts, a SIGKILLed run
+resumed. The command runs as users run it (``python -m batch``, local engine, no server)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from batch.archive import sha256_of
+from batch.cli import main
+from batch.store import predictions
+from server.launcher import MODEL_STORE, ROOT
+from tests.batch_support import BAD_ROW, BAD_ROW_ERROR, cancer_rows, stored, write_csv
+from tests.postgres import fresh_database, running_postgres
+
+CANCER = MODEL_STORE / "cancer.mar"
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    try:
+        with running_postgres() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if not CANCER.exists():
+        pytest.fail(f"{CANCER} is missing: run `make archive`")
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'batch.db'}"
+    return fresh_database(request.getfixturevalue("postgres_server"))
+
+
+def batch(*args: str) -> int:
+    return main(["cancer", *args])
+
+
+def test_rows_carry_provenance_and_reruns_score_only_what_changed(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = cancer_rows(5)
+    ids = ["a", "b", "c", "d", "bad"]
+    source = write_csv(tmp_path / "rows.csv", [*rows[:4], BAD_ROW], ids)
+    assert batch(str(source), "--db", database_url, "--id-column", "id") == 1, "1: error rows"
+    found, ran = stored(database_url)
+    (first,) = ran
+    summary = capsys.readouterr().out
+    assert summary.startswith(
+        f"run {first['run_id']}: cancer 1.0, local engine: 5 inputs, 5 scored (1 errors), "
+        "0 already scored; "
+    ), summary
+    assert summary.endswith(f"\n  error bad: {BAD_ROW_ERROR}\n"), summary
+    unknown = ("started_at", "finished_at", "run_id")  # checked below
+    assert {key: value for key, value in first.items() if key not in unknown} == {
+        "model": "cancer",
+        "version": "1.0",
+        "archive_sha256": sha256_of(CANCER),
+        "engine": "local",
+        "source": str(source.resolve()),
+        "status": "finished",
+        "total": 5,
+        "skipped": 0,
+        "scored": 5,
+        "errors": 1,
+    }  # fmt: skip
+    assert first["finished_at"] >= first["started_at"]
+    row = found["a"]
+    assert (
+        row["input_sha256"]
+        == hashlib.sha256(json.dumps(rows[0]).replace(" ", "").encode()).hexdigest()
+    )
+    provenance = ("model", "version", "run_id", "archive_sha256", "status", "error_code", "error")
+    assert {key: row[key] for key in provenance} == {
+        "model": "cancer",
+        "version": "1.0",
+        "run_id": first["run_id"],
+        "archive_sha256": sha256_of(CANCER),
+        "status": "ok",
+        "error_code": None,
+        "error": None,
+    }  # fmt: skip
+    assert set(row["prediction"]) == {"label", "probability", "probabilities"}
+    assert row["latency_ms"] > 0
+    assert first["started_at"] <= row["scored_at"] <= first["finished_at"]
+    assert found["bad"]["status"] == "error" and found["bad"]["prediction"] is None
+    assert (found["bad"]["error_code"], found["bad"]["error"]) == (400, BAD_ROW_ERROR)
+
+    # Again: the four good rows are skipped, the bad one is tried again.
+    assert batch(str(source), "--db", database_url, "--id-column", "id") == 1
+    # Then with one row changed: that row is scored again, in place.
+    write_csv(source, [*rows[:2], rows[4], rows[3], BAD_ROW], ids)
+    assert batch(str(source), "--db", database_url, "--id-column", "id") == 1
+    after, ran = stored(database_url)
+    assert [(r["skipped"], r["scored"], r["errors"]) for r in ran] == [
+        (0, 5, 1),
+        (4, 1, 1),
+        (3, 2, 1),
+    ]
+    assert sorted(after) == sorted(ids), "one row per input, however many runs"
+    assert after["c"]["run_id"] == ran[2]["run_id"] != after["a"]["run_id"] == first["run_id"]
+    assert after["c"]["input_sha256"] != found["c"]["input_sha256"]
+
+
+def count_rows(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(select(func.count()).select_from(predictions)).scalar_one()
+            )
+    except SQLAlchemyError:
+        return 0  # the command has not created the table yet
+    finally:
+        engine.dispose()
+
+
+def test_a_run_killed_half_way_resumes_and_scores_every_input_exactly_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    total = 30_000
+    source = write_csv(tmp_path / "rows.csv", cancer_rows(total))
+    # One row per request: thousands of small calls, so the run lasts a few seconds.
+    command = [sys.executable, "-m", "batch", "cancer", str(source), "--db", database_url,
+               "--rows-per-request", "1"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while count_rows(database_url) == 0:
+            assert process.poll() is None, f"the run ended early: {process.stderr.read()!r}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no row committed within 120 s"
+            time.sleep(0.02)  # polling interval
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    committed = count_rows(database_url)
+    assert 0 < committed < total, f"killed half-way: {committed} of {total} rows"
+    _, (killed,) = stored(database_url)
+    assert (killed["status"], killed["finished_at"], killed["scored"]) == (
+        "running",
+        None,
+        committed,
+    )
+
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    found, (first, second) = stored(database_url)
+    assert sorted(found, key=int) == [str(n) for n in range(total)], "every input, once"
+    assert all(row["status"] == "ok" for row in found.values())
+    assert (second["status"], second["skipped"], second["scored"], second["errors"]) == (
+        "finished",
+        committed,
+        total - committed,
+        0,
+    )
+    by_run = {first["run_id"]: 0, second["run_id"]: 0}
+    for row in found.values():
+        by_run[row["run_id"]] += 1
+    assert by_run == {first["run_id"]: committed, second["run_id"]: total - committed}
