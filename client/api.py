@@ -1,0 +1,257 @@
+"""A small client for this project's TorchServe: predictions and the management API.
+
+    client = Client()                       # URLs and tokens from the environment
+    client.predict("digits", image="examples/seven.png")["label"]
+    client.scale("digits", 2)
+
+Every call has a timeout; a 503 (queue full, worker restarting) is retried a bounded number
+of times with exponential backoff; any other error status raises the ``client.errors`` type
+for it, carrying the server's message. A Client holds a ``requests.Session``: use one per
+thread. No TorchServe code is imported here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from client.errors import TransportError, from_response
+from client.tokens import Kind, TokenSource
+
+URL_ENV: dict[str, tuple[str, str]] = {
+    "inference": ("TSERVE_INFERENCE_URL", "http://127.0.0.1:8080"),
+    "management": ("TSERVE_MANAGEMENT_URL", "http://127.0.0.1:8081"),
+    "metrics": ("TSERVE_METRICS_URL", "http://127.0.0.1:8082"),
+}
+RETRY_STATUSES = (503,)  # TorchServe's "busy" answer: queue full or no worker yet
+IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+ImageInput = bytes | str | os.PathLike[str]
+
+
+def image_content_type(data: bytes) -> str:
+    """The media type of an image from its magic bytes; the server refuses the rest (415)."""
+    for magic, media_type in IMAGE_TYPES.items():
+        if data.startswith(magic):
+            return media_type
+    return "application/octet-stream"
+
+
+def prediction_body(
+    image: ImageInput | None = None,
+    text: str | Sequence[str] | None = None,
+    vector: Sequence[Any] | None = None,
+    labels: Sequence[str] | None = None,
+    document: Any = None,
+) -> dict[str, Any]:
+    """``requests`` keyword arguments carrying exactly one kind of input."""
+    inputs = {"image": image, "text": text, "vector": vector, "document": document}
+    given = [name for name, value in inputs.items() if value is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of image, text, vector, document; got {given}")
+    if labels is not None and text is None:
+        raise ValueError("labels go with text")
+    if image is not None:
+        data = image if isinstance(image, bytes) else Path(image).read_bytes()
+        return {"data": data, "headers": {"Content-Type": image_content_type(data)}}
+    if text is not None:
+        texts: dict[str, Any] = {"text": text} if isinstance(text, str) else {"inputs": list(text)}
+        return {"json": texts if labels is None else texts | {"labels": list(labels)}}
+    if vector is not None:
+        rows = vector.tolist() if hasattr(vector, "tolist") else list(vector)  # numpy too
+        return {"json": {"inputs": rows}}
+    return {"json": document}
+
+
+def _path(*parts: str | None) -> str:
+    """URL path from parts, each quoted whole (a model name cannot add path segments)."""
+    return "/" + "/".join(quote(part, safe="") for part in parts if part is not None)
+
+
+class Client:
+    """Inference, management and metrics calls against one TorchServe."""
+
+    def __init__(
+        self,
+        inference_url: str | None = None,
+        management_url: str | None = None,
+        metrics_url: str | None = None,
+        *,
+        tokens: TokenSource | None = None,
+        timeout: float = 60.0,
+        connect_timeout: float = 3.05,
+        retries: int = 3,
+        backoff: float = 0.5,  # seconds; doubled for each further retry
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if env is None else env
+        given = {"inference": inference_url, "management": management_url, "metrics": metrics_url}
+        urls = {
+            api: (given[api] or env.get(name) or default).rstrip("/")
+            for api, (name, default) in URL_ENV.items()
+        }
+        self.inference_url = urls["inference"]
+        self.management_url = urls["management"]
+        self.metrics_url = urls["metrics"]
+        self.tokens = tokens if tokens is not None else TokenSource(env=env)
+        self.timeout = (connect_timeout, timeout)
+        self.session = requests.Session()
+        self.session.mount("http://", HTTPAdapter(max_retries=self._retry(retries, backoff)))
+        self.session.mount("https://", HTTPAdapter(max_retries=self._retry(retries, backoff)))
+
+    @staticmethod
+    def _retry(retries: int, backoff: float) -> Retry:
+        """Retry 503s only: a refused connection or a timeout is reported at once."""
+        return Retry(
+            total=retries,
+            connect=0,
+            read=0,
+            other=0,
+            status=retries,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=None,  # POST too: TorchServe did not run a request it answered 503
+            backoff_factor=backoff,
+            backoff_jitter=backoff,  # clients refused together should not return together
+            raise_on_status=False,  # the last 503 comes back and becomes a ServerFaultError
+        )
+
+    def request(self, method: str, url: str, kind: Kind | None, **kwargs: Any) -> requests.Response:
+        """Send one call with ``kind``'s token; raise the typed error for an error status."""
+        headers = dict(kwargs.pop("headers", {}))
+        token = self.tokens.get(kind) if kind else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = self.session.request(
+                method, url, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.ConnectTimeout:
+            reason = f"cannot connect within {self.timeout[0]}s"
+            raise TransportError(f"{method} {url}: {reason}") from None
+        except requests.Timeout:
+            reason = f"no answer within {self.timeout[1]}s"
+            raise TransportError(f"{method} {url}: {reason}") from None
+        except requests.ConnectionError:
+            reason = "cannot connect (is TorchServe running?)"
+            raise TransportError(f"{method} {url}: {reason}") from None
+        except requests.RequestException as exc:
+            raise TransportError(f"{method} {url}: {exc}") from None
+        if response.status_code >= 400:
+            hint = f"token: {self.tokens.origin(kind)}" if kind else ""
+            raise from_response(response.status_code, response.text, auth_hint=hint)
+        return response
+
+    # Inference
+
+    def predict(
+        self,
+        model: str,
+        *,
+        image: ImageInput | None = None,
+        text: str | Sequence[str] | None = None,
+        vector: Sequence[Any] | None = None,
+        labels: Sequence[str] | None = None,
+        document: Any = None,
+        version: str | None = None,
+    ) -> Any:
+        """The model's JSON answer for one input: an image (bytes or a file path), a text or
+        texts (with ``labels`` to rank), a row or rows of numbers, or a JSON ``document``
+        sent as it is. ``version`` picks a version other than the default."""
+        body = prediction_body(image, text, vector, labels, document)
+        url = self.inference_url + _path("predictions", model, version)
+        return self.request("POST", url, "inference", **body).json()
+
+    # Management
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every registered model (``modelName``, ``modelUrl``), all pages."""
+        models: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            page = self._manage("GET", _path("models"), params=params)
+            models += page.get("models", [])
+            if not page.get("nextPageToken"):
+                return models
+            params["next_page_token"] = page["nextPageToken"]
+
+    def describe(
+        self, model: str, version: str | None = None, *, customized: bool = False
+    ) -> list[dict[str, Any]]:
+        """One entry per version asked (``version="all"``: every version); ``customized``
+        adds the handler's ``customizedMetadata`` (labels, input schema, accuracy)."""
+        params = {"customized": "true"} if customized else {}
+        result: list[dict[str, Any]] = self._manage(
+            "GET", _path("models", model, version), params=params
+        )
+        return result
+
+    def register(
+        self,
+        url: str,
+        *,
+        model_name: str | None = None,
+        batch_size: int | None = None,
+        max_batch_delay: int | None = None,
+        initial_workers: int | None = None,
+        response_timeout: int | None = None,
+        synchronous: bool = True,
+    ) -> dict[str, Any]:
+        """Register an archive: a file name in the model store, or a URL ``allowed_urls``
+        permits. Synchronous: returns once the initial workers are up."""
+        params = {
+            "url": url,
+            "model_name": model_name,
+            "batch_size": batch_size,
+            "max_batch_delay": max_batch_delay,
+            "initial_workers": initial_workers,
+            "response_timeout": response_timeout,
+            "synchronous": str(synchronous).lower(),
+        }
+        return self._status("POST", _path("models"), params=params)
+
+    def unregister(self, model: str, version: str | None = None) -> dict[str, Any]:
+        """Remove a version (default: the default version) and stop its workers."""
+        return self._status("DELETE", _path("models", model, version))
+
+    def scale(
+        self,
+        model: str,
+        min_workers: int,
+        max_workers: int | None = None,
+        *,
+        version: str | None = None,
+        synchronous: bool = True,
+    ) -> dict[str, Any]:
+        """Set the worker range (max defaults to min); synchronous: returns once they run."""
+        params = {
+            "min_worker": min_workers,
+            "max_worker": min_workers if max_workers is None else max_workers,
+            "synchronous": str(synchronous).lower(),
+        }
+        return self._status("PUT", _path("models", model, version), params=params)
+
+    def set_default(self, model: str, version: str) -> dict[str, Any]:
+        """Make ``version`` the one ``/predictions/<model>`` serves."""
+        return self._status("PUT", _path("models", model, version, "set-default"))
+
+    def metrics(self, names: Sequence[str] = ()) -> str:
+        """Prometheus text from the metrics API (no token), optionally only ``names``."""
+        params = {"name[]": list(names)} if names else {}
+        return self.request("GET", self.metrics_url + "/metrics", None, params=params).text
+
+    def _manage(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, self.management_url + path, "management", **kwargs).json()
+
+    def _status(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A write call's answer, ``{"status": "..."}``; None-valued parameters are left out."""
+        if "params" in kwargs:
+            kwargs["params"] = {k: v for k, v in kwargs["params"].items() if v is not None}
+        result: dict[str, Any] = self._manage(method, path, **kwargs)
+        return result
