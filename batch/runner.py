@@ -2,10 +2,11 @@
 
 Inputs are grouped into requests of up to ``rows_per_request`` and requests into calls of
 ``engine.requests_per_call``; up to ``engine.concurrency`` calls are in flight while this
-thread writes finished rows. Rows are committed at least every ``FLUSH_SECONDS``, so a run
-killed at any point loses at most that much work: the same command run again skips every
-input that already has an ``ok`` row for the same input and archive sha256, and scores the
-rest (error rows are tried again).
+thread writes finished rows, committing them as calls finish, every ``FLUSH_SECONDS`` or
+``FLUSH_ROWS`` rows. A run killed at any point loses only what was not yet committed: the
+same command run again skips every input that already has an ``ok`` row for the same input
+and archive sha256, and scores the rest (error rows are tried again). Inputs that met a
+server fault (5xx) are tried once more at the end, alone, before they become error rows.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Run:
         self.summary = summary
         self.progress = progress
         self.pending: list[Outcome] = []
+        self.faults: list[Outcome] = []  # server faults, to be tried again alone
         self.last_flush = time.monotonic()
 
     def skip(self) -> None:
@@ -99,8 +101,23 @@ class Run:
         self.progress.update(1)
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
-        self.pending += outcomes
+        """Take scored inputs; a server fault is held back to be tried again at the end."""
+        for outcome in outcomes:
+            faulted = outcome.code is not None and outcome.code >= 500
+            (self.faults if faulted else self.pending).append(outcome)
         self.progress.update(len(outcomes))
+        self._flush_when_due()
+
+    def retry_faults(self, engine: Engine, packer: Packer) -> None:
+        """Score each input that met a server fault again, alone, with nothing else in
+        flight: a TorchServe batch fails as a whole when one of its requests crashes the
+        handler, so a fault seen beside other requests does not yet say whose it was."""
+        faults, self.faults = self.faults, []
+        for fault in faults:
+            self.pending += score(engine, packer, [[fault.item]])
+            self._flush_when_due()
+
+    def _flush_when_due(self) -> None:
         if len(self.pending) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
 
@@ -193,6 +210,7 @@ def run_batch(
         done = store.scored(archive.name, archive.version)
         items = to_score(source, done, archive, run)
         _score_all(engine, packer, calls_of(items, per_request, engine.requests_per_call, run), run)
+        run.retry_faults(engine, packer)
         run.flush()
     except BaseException as exc:
         bar.close()

@@ -66,6 +66,7 @@ class ServerEngine:
         self.retry = Retry(
             total=retries,
             backoff_factor=backoff,
+            backoff_jitter=backoff,  # requests failed together must not retry together
             status_forcelist=RETRY_STATUSES,
             allowed_methods=None,  # POST too: scoring the same input twice is harmless
             raise_on_status=False,  # the last answer comes back and becomes an error row
