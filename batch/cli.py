@@ -105,9 +105,11 @@ def run(args: argparse.Namespace) -> Summary:
 
 def quiet_libraries() -> None:
     """Keep the terminal for the progress bar and the summary: TorchServe's handler base
-    logs optional accelerators it does not find, transformers draws its own bars."""
+    logs optional accelerators it does not find, urllib3 each retry, transformers draws
+    its own bars."""
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("ts").setLevel(logging.ERROR)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # each retry; the outcome is reported
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 

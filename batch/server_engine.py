@@ -88,8 +88,8 @@ class ServerEngine:
         return session
 
     def _check_reachable(self) -> None:
-        try:
-            response = self._session().get(f"{self.url}/ping", timeout=10)
+        try:  # no retries: a server that is not up when the run starts is reported at once
+            response = requests.get(f"{self.url}/ping", headers=self.headers, timeout=10)
         except requests.RequestException as exc:
             raise BatchError(f"TorchServe at {self.url} is not reachable: {_reason(exc)}") from None
         if response.status_code != 200:
