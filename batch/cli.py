@@ -71,9 +71,9 @@ def parser() -> argparse.ArgumentParser:
 
 def open_engine(args: argparse.Namespace, archive: Archive) -> Engine:
     if args.engine == "server":
-        from batch.server_engine import ServerEngine, find_token
+        from batch.server_engine import ServerEngine
 
-        return ServerEngine(args.url, archive, find_token(), concurrency=args.concurrency)
+        return ServerEngine(args.url, archive, concurrency=args.concurrency)
     from batch.local_engine import LocalEngine
 
     return LocalEngine(archive)

@@ -1,47 +1,23 @@
-"""Score through a running TorchServe: concurrent HTTP calls, retried with backoff.
+"""Score through a running TorchServe with the project's client: concurrent calls, retried.
 
 Requests go to ``/predictions/<model>/<version>``, so rows are only ever recorded against
-the version the server really ran. Refused connections and 502/503/504 (a full queue, a
-worker restarting) are retried with exponential backoff by urllib3; a server that stays
-unreachable, refuses the token or lacks the model stops the run with one clear line.
-
-The token: ``TSERVE_TOKEN``, else the inference key in ``key_file.json`` of the server's run
-folder (``TSERVE_RUN_DIR``, default ``.run`` of this checkout, where ``make serve`` runs).
+the version the server really ran. The client (client/) finds the token (``TSERVE_TOKEN``,
+else the server's ``key_file.json``) and retries 503s (a full queue, a worker starting)
+with jittered backoff. An input the server refuses, or fails on after the retries, gets
+its answer as a reply (then an error row); a server that is unreachable, refuses the
+token or lacks the model version stops the run with one clear line.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from batch.archive import Archive
 from batch.calls import Reply, Request
 from batch.errors import BatchError
-from server.launcher import ROOT
-
-RETRY_STATUSES = (502, 503, 504)
-
-
-def find_token() -> str | None:
-    """The inference token from the environment or the server's key file (None: auth off)."""
-    if os.environ.get("TSERVE_TOKEN"):
-        return os.environ["TSERVE_TOKEN"]
-    key_file = Path(os.environ.get("TSERVE_RUN_DIR", ROOT / ".run")) / "key_file.json"
-    try:
-        return str(json.loads(key_file.read_text())["inference"]["key"])
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BatchError(f"cannot read the inference key from {key_file}: {exc}") from None
+from client import AuthError, Client, HTTPError, NotFoundError, TokenSource, TServeError
 
 
 class ServerEngine:
@@ -52,51 +28,41 @@ class ServerEngine:
         self,
         url: str,
         archive: Archive,
-        token: str | None,
+        token: str | None = None,  # None: found as the client finds it
         concurrency: int = 8,
         timeout: float = 120.0,
-        retries: int = 5,
+        retries: int = 4,
         backoff: float = 0.25,  # seconds before the first retry, doubled for each next one
     ) -> None:
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/predictions/{archive.name}/{archive.version}"
         self.concurrency = concurrency
-        self.timeout = timeout
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.retry = Retry(
-            total=retries,
-            backoff_factor=backoff,
-            backoff_jitter=backoff,  # requests failed together must not retry together
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=None,  # POST too: scoring the same input twice is harmless
-            raise_on_status=False,  # the last answer comes back and becomes an error row
-        )
+        self.tokens = TokenSource(inference=token)
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._clients: list[Client] = []
         self._check_reachable()
 
-    def _session(self) -> requests.Session:
-        """This thread's session: requests does not promise a Session is thread-safe."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.mount("http://", HTTPAdapter(max_retries=self.retry))
-            session.mount("https://", HTTPAdapter(max_retries=self.retry))
-            session.headers.update(self.headers)
-            self._local.session = session
-            self._sessions.append(session)
-        return session
+    def _client(self) -> Client:
+        """This thread's client: requests does not promise a Session is thread-safe."""
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = Client(
+                self.url,
+                tokens=self.tokens,
+                timeout=self.timeout,
+                retries=self.retries,
+                backoff=self.backoff,
+            )
+            self._local.client = client
+            self._clients.append(client)
+        return client
 
     def _check_reachable(self) -> None:
-        try:  # no retries: a server that is not up when the run starts is reported at once
-            response = requests.get(f"{self.url}/ping", headers=self.headers, timeout=10)
-        except requests.RequestException as exc:
-            raise BatchError(f"TorchServe at {self.url} is not reachable: {_reason(exc)}") from None
-        if response.status_code != 200:
-            raise BatchError(
-                f"TorchServe at {self.url} answered /ping with {response.status_code}: "
-                f"{response.text.strip()} (token from TSERVE_TOKEN or TSERVE_RUN_DIR/key_file.json)"
-            )
+        try:
+            self._client().request("GET", f"{self.url}/ping", "inference")
+        except TServeError as exc:
+            raise BatchError(f"TorchServe at {self.url}: {exc}") from None
 
     def call(self, requests: Sequence[Request]) -> list[Reply]:
         return [self._post(request) for request in requests]
@@ -104,34 +70,22 @@ class ServerEngine:
     def _post(self, request: Request) -> Reply:
         started = time.perf_counter()
         try:
-            response = self._session().post(
+            response = self._client().request(
+                "POST",
                 self.endpoint,
+                "inference",
                 data=request.body,
                 headers={"Content-Type": request.content_type},
-                timeout=self.timeout,
             )
-        except requests.Timeout:
-            message = f"no answer from TorchServe within {self.timeout:g} s"
-            return Reply(504, {"message": message}, time.perf_counter() - started)
-        except requests.RequestException as exc:
-            raise BatchError(f"TorchServe at {self.url} is not reachable: {_reason(exc)}") from None
-        seconds = time.perf_counter() - started
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"code": response.status_code, "message": response.text}
-        if response.status_code == 404 or (
-            isinstance(body, dict) and body.get("type") == "InvalidKeyException"
-        ):
-            raise BatchError(f"TorchServe refused {self.endpoint}: {body.get('message', body)}")
-        return Reply(response.status_code, body, seconds)
+        except (AuthError, NotFoundError) as exc:
+            raise BatchError(f"TorchServe refused {self.endpoint}: {exc}") from None
+        except HTTPError as exc:
+            body = {"code": exc.status, "type": exc.type, "message": exc.message}
+            return Reply(exc.status, body, time.perf_counter() - started)
+        except TServeError as exc:  # no answer at all: stop, a rerun resumes
+            raise BatchError(f"TorchServe at {self.url}: {exc}") from None
+        return Reply(response.status_code, response.json(), time.perf_counter() - started)
 
     def close(self) -> None:
-        for session in self._sessions:
-            session.close()
-
-
-def _reason(exc: Exception) -> str:
-    """The OS's reason inside a requests error (e.g. 'Connection refused'), not its repr."""
-    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
-    return match.group(1) if match else type(exc).__name__
+        for client in self._clients:
+            client.session.close()

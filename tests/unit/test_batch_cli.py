@@ -68,7 +68,8 @@ def test_server_that_is_not_running(
     db = f"sqlite:///{tmp_path / 'b.db'}"
     argv = ["cancer", str(rows), "--db", db, "--engine", "server", "--url"]
     error = fails_with(capsys, *argv, f"http://127.0.0.1:{port}")
-    assert error == f"TorchServe at http://127.0.0.1:{port} is not reachable: Connection refused"
+    url = f"http://127.0.0.1:{port}"
+    assert error == f"TorchServe at {url}: GET {url}/ping: cannot connect (is TorchServe running?)"
 
 
 def test_rows_per_request_must_be_positive(rows: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""The server engine against a stub HTTP server: retries, token, refusals, token discovery."""
+"""The server engine against a stub HTTP server: retries, token, refusals."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from batch.archive import Archive
 from batch.calls import Reply, Request
 from batch.errors import BatchError
-from batch.server_engine import ServerEngine, find_token
+from batch.server_engine import ServerEngine
 
 ARCHIVE = Archive(Path("cancer.mar"), "cancer", "1.0", "vector_handler.py", "vector", "0" * 64, {})
 REQUEST = Request(b'{"inputs": [[1.0]]}', "application/json")
@@ -104,17 +104,14 @@ def test_a_client_error_is_not_retried(stub: Stub) -> None:
 
 
 def test_a_refused_token_stops_the_run_before_it_starts(stub: Stub) -> None:
-    stub.ping = (
-        400,
-        {"code": 400, "type": "InvalidKeyException", "message": "Token Authorization failed"},
-    )
+    refused = {"code": 400, "type": "InvalidKeyException", "message": "Token Authorization failed"}
+    stub.ping = (400, refused)
     with pytest.raises(BatchError) as caught:
         engine(stub)
     assert str(caught.value) == (
-        f"TorchServe at {stub.url} answered /ping with 400: "
-        '{"code": 400, "type": "InvalidKeyException", "message": "Token Authorization failed"} '
-        "(token from TSERVE_TOKEN or TSERVE_RUN_DIR/key_file.json)"
-    )  # fmt: skip
+        f"TorchServe at {stub.url}: 400 InvalidKeyException: Token Authorization failed "
+        "(token: the token given to the client)"
+    )
 
 
 def test_a_model_version_the_server_lacks_stops_the_run(stub: Stub) -> None:
@@ -123,22 +120,18 @@ def test_a_model_version_the_server_lacks_stops_the_run(stub: Stub) -> None:
     with pytest.raises(BatchError) as caught:
         engine(stub).call([REQUEST])
     assert str(caught.value) == (
-        f"TorchServe refused {stub.url}/predictions/cancer/1.0: Model not found: cancer"
+        f"TorchServe refused {stub.url}/predictions/cancer/1.0: "
+        "404 ModelNotFoundException: Model not found: cancer"
     )
 
 
-def test_token_from_the_environment_then_the_key_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_a_token_it_comes_from_the_servers_key_file(
+    stub: Stub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TSERVE_TOKEN", raising=False)
     monkeypatch.setenv("TSERVE_RUN_DIR", str(tmp_path))
-    assert find_token() is None, "no key file: token auth is off"
     keys = {"inference": {"key": "from-file"}, "management": {"key": "not-this"}}
     (tmp_path / "key_file.json").write_text(json.dumps(keys))
-    assert find_token() == "from-file"
-    monkeypatch.setenv("TSERVE_TOKEN", "from-env")
-    assert find_token() == "from-env"
-    monkeypatch.delenv("TSERVE_TOKEN")
-    (tmp_path / "key_file.json").write_text("{}")
-    with pytest.raises(BatchError, match=r"cannot read the inference key from .*: 'inference'$"):
-        find_token()
+    stub.script = [(200, ANSWER)]
+    ServerEngine(stub.url, ARCHIVE).call([REQUEST])
+    assert stub.seen[0][1]["Authorization"] == "Bearer from-file"
