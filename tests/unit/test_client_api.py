@@ -1,0 +1,213 @@
+"""The client's request building, 503 retries and error mapping, against a stub server.
+
+The stub is a few lines of ``http.server`` on a free loopback port: it answers each request
+with the next status in its script and records what arrived, so retries are counted, not
+assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client.api import Client, image_content_type, prediction_body
+from client.errors import BadInputError, NotFoundError, ServerFaultError, TransportError
+from client.tokens import TokenSource
+from tests.ports import free_ports
+
+OK = {"predictions": [{"label": "benign"}]}
+BUSY = {"code": 503, "type": "ServiceUnavailableException", "message": "Model busy"}
+
+
+class Stub(ThreadingHTTPServer):
+    """Answers with ``script`` in order (the last entry repeats); keeps what it received."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), StubHandler)
+        self.script: list[tuple[int, dict[str, Any]]] = [(200, OK)]
+        self.received: list[dict[str, Any]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    server: Stub
+
+    def answer(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        self.server.received.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": self.rfile.read(length),
+            }
+        )
+        script = self.server.script
+        status, body = script.pop(0) if len(script) > 1 else script[0]
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = answer
+
+    def log_message(self, *args: Any) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def stub() -> Iterator[Stub]:
+    server = Stub()
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def client_of(stub: Stub, **kwargs: Any) -> Client:
+    tokens = TokenSource("inf-key", "mgmt-key", env={})
+    return Client(stub.url, stub.url, stub.url, tokens=tokens, backoff=0.01, **kwargs)
+
+
+def test_503_is_retried_until_an_answer(stub: Stub) -> None:
+    stub.script = [(503, BUSY), (503, BUSY), (200, OK)]
+    assert client_of(stub, retries=3).predict("cancer", vector=[1.0] * 30) == OK
+    assert len(stub.received) == 3
+    assert all(r["body"] == stub.received[0]["body"] for r in stub.received), "same body resent"
+
+
+def test_503_after_the_last_retry_is_a_server_fault(stub: Stub) -> None:
+    stub.script = [(503, BUSY)]
+    with pytest.raises(ServerFaultError) as caught:
+        client_of(stub, retries=2).predict("cancer", vector=[1.0] * 30)
+    assert str(caught.value) == "503 ServiceUnavailableException: Model busy"
+    assert len(stub.received) == 3, "one try and two retries"
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(500, ServerFaultError), (400, BadInputError), (404, NotFoundError)]
+)
+def test_other_errors_are_not_retried(stub: Stub, status: int, error: type[Exception]) -> None:
+    stub.script = [(status, {"code": status, "type": "X", "message": "no"})]
+    with pytest.raises(error, match=f"^{status} X: no$"):
+        client_of(stub).predict("cancer", vector=[1.0] * 30)
+    assert len(stub.received) == 1
+
+
+def test_each_api_gets_its_own_token(stub: Stub) -> None:
+    client = client_of(stub)
+    client.predict("cancer", vector=[1.0])
+    stub.script = [(200, {"models": []})]
+    client.list_models()
+    client.metrics()
+    auth = [r["headers"].get("Authorization") for r in stub.received]
+    assert auth == ["Bearer inf-key", "Bearer mgmt-key", None]
+
+
+def test_calls_build_torchserve_urls(stub: Stub) -> None:
+    client = client_of(stub)
+    stub.script = [(200, {"status": "ok"})]
+    client.predict("digits", image=b"\x89PNG\r\n\x1a\n...", version="2.0")
+    client.register("cancer-2.0.mar", batch_size=8, max_batch_delay=20, initial_workers=1)
+    client.scale("digits", 2)
+    client.set_default("cancer", "2.0")
+    client.unregister("cancer", "1.0")
+    client.describe("a/b", customized=True)
+    client.metrics(["ts_inference_requests_total"])
+    assert [(r["method"], r["path"]) for r in stub.received] == [
+        ("POST", "/predictions/digits/2.0"),
+        (
+            "POST",
+            "/models?url=cancer-2.0.mar&batch_size=8&max_batch_delay=20&initial_workers=1"
+            "&synchronous=true",
+        ),
+        ("PUT", "/models/digits?min_worker=2&max_worker=2&synchronous=true"),
+        ("PUT", "/models/cancer/2.0/set-default"),
+        ("DELETE", "/models/cancer/1.0"),
+        ("GET", "/models/a%2Fb?customized=true"),  # a name cannot reach another path
+        ("GET", "/metrics?name%5B%5D=ts_inference_requests_total"),
+    ]
+    assert stub.received[0]["headers"]["Content-Type"] == "image/png"
+
+
+def test_list_models_follows_pages(stub: Stub) -> None:
+    stub.script = [
+        (200, {"models": [{"modelName": "a"}], "nextPageToken": "1"}),
+        (200, {"models": [{"modelName": "b"}]}),
+    ]
+    assert [m["modelName"] for m in client_of(stub).list_models()] == ["a", "b"]
+    assert [r["path"] for r in stub.received] == [
+        "/models?limit=100",
+        "/models?limit=100&next_page_token=1",
+    ]
+
+
+def test_no_server_is_a_transport_error_at_once() -> None:
+    (port,) = free_ports(1)
+    client = Client(f"http://127.0.0.1:{port}", tokens=TokenSource(env={}), env={})
+    with pytest.raises(TransportError, match="cannot connect"):
+        client.predict("cancer", vector=[1.0])
+
+
+def test_urls_come_from_the_environment_else_the_defaults() -> None:
+    client = Client(env={"TSERVE_MANAGEMENT_URL": "http://10.0.0.1:9081/"})
+    assert (client.inference_url, client.management_url, client.metrics_url) == (
+        "http://127.0.0.1:8080",
+        "http://10.0.0.1:9081",
+        "http://127.0.0.1:8082",
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type"),
+    [
+        (b"\x89PNG\r\n\x1a\nrest", "image/png"),
+        (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
+        (b"GIF89a", "application/octet-stream"),
+    ],
+)
+def test_image_type_from_magic_bytes(data: bytes, media_type: str) -> None:
+    assert image_content_type(data) == media_type
+
+
+def test_prediction_bodies(tmp_path: Path) -> None:
+    png = tmp_path / "seven.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\nrest")
+    assert prediction_body(image=png) == {
+        "data": png.read_bytes(),
+        "headers": {"Content-Type": "image/png"},
+    }
+    assert prediction_body(text="hi") == {"json": {"text": "hi"}}
+    assert prediction_body(text=["a", "b"]) == {"json": {"inputs": ["a", "b"]}}
+    assert prediction_body(text="hi", labels=("x", "y")) == {
+        "json": {"text": "hi", "labels": ["x", "y"]}
+    }
+    assert prediction_body(vector=(1, 2)) == {"json": {"inputs": [1, 2]}}
+    assert prediction_body(document=[1, 2]) == {"json": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, r"exactly one of image, text, vector, document; got \[\]"),
+        ({"text": "a", "vector": [1]}, r"got \['text', 'vector'\]"),
+        ({"vector": [1], "labels": ["x"]}, "labels go with text"),
+    ],
+)
+def test_prediction_body_needs_exactly_one_input(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        prediction_body(**kwargs)
