@@ -37,7 +37,7 @@ class Reply:
 class Engine(Protocol):
     name: str  # "local" or "server", recorded in the runs table
     concurrency: int  # calls in flight at once
-    requests_per_call: int  # requests handed over together in one call
+    inputs_per_call: int  # about how many inputs to hand over together in one call
 
     def call(self, requests: Sequence[Request]) -> list[Reply]: ...
 

@@ -87,7 +87,8 @@ class LocalEngine:
     concurrency = 1  # one handler; torch uses the threads the model config gives it
 
     def __init__(self, archive: Archive) -> None:
-        self.requests_per_call = archive.batch_size
+        # TorchServe hands the handler up to batchSize requests at once.
+        self.inputs_per_call = archive.batch_size
         self._folder = tempfile.TemporaryDirectory(prefix=f"batch-{archive.name}-")
         model_dir = Path(self._folder.name)
         try:

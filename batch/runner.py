@@ -1,7 +1,7 @@
 """One batch run: read the source, skip what is already scored, score the rest, record it.
 
 Inputs are grouped into requests of up to ``rows_per_request`` and requests into calls of
-``engine.requests_per_call``; up to ``engine.concurrency`` calls are in flight while this
+about ``engine.inputs_per_call`` inputs; up to ``engine.concurrency`` calls are in flight while this
 thread writes finished rows, committing them as calls finish, every ``FLUSH_SECONDS`` or
 ``FLUSH_ROWS`` rows. A run killed at any point loses only what was not yet committed: the
 same command run again skips every input that already has an ``ok`` row for the same input
@@ -209,7 +209,9 @@ def run_batch(
     try:
         done = store.scored(archive.name, archive.version)
         items = to_score(source, done, archive, run)
-        _score_all(engine, packer, calls_of(items, per_request, engine.requests_per_call, run), run)
+        # A call holds about inputs_per_call inputs, and at least one request.
+        per_call = max(1, engine.inputs_per_call // per_request)
+        _score_all(engine, packer, calls_of(items, per_request, per_call, run), run)
         run.retry_faults(engine, packer)
         run.flush()
     except BaseException as exc:

@@ -22,7 +22,7 @@ from client import AuthError, Client, HTTPError, NotFoundError, TokenSource, TSe
 
 class ServerEngine:
     name = "server"
-    requests_per_call = 1  # the server batches concurrent requests itself
+    inputs_per_call = 1  # one request per call: the server batches concurrent requests
 
     def __init__(
         self,

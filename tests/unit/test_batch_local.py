@@ -62,7 +62,7 @@ class Counting:
     def __init__(self, engine: LocalEngine) -> None:
         self.engine = engine
         self.name, self.concurrency = engine.name, engine.concurrency
-        self.requests_per_call = engine.requests_per_call
+        self.inputs_per_call = engine.inputs_per_call
         self.requests = 0
 
     def call(self, requests: Sequence[Request]) -> list[Reply]:
