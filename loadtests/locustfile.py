@@ -43,8 +43,13 @@ def _arguments(parser: Any) -> None:
 def _check_profile(environment: Environment, **_: Any) -> None:
     """Read the SLO profile before any load, so a typo stops the run at once."""
     options = environment.parsed_options
-    if options is not None:
+    if options is None:
+        return
+    try:
         slo.load_profile(Path(options.slo_file), options.slo_profile)
+    except (OSError, ValueError) as error:  # SloError, or a TOML syntax error
+        logger.error("SLO file: %s", error)
+        raise SystemExit(2) from None
 
 
 @events.quitting.add_listener
