@@ -29,14 +29,18 @@ class ServerEngine:
         url: str,
         archive: Archive,
         token: str | None = None,  # None: found as the client finds it
-        concurrency: int = 8,
+        concurrency: int | None = None,  # None: the default for the model's input kind
         timeout: float = 120.0,
         retries: int = 4,
         backoff: float = 0.25,  # seconds before the first retry, doubled for each next one
     ) -> None:
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/predictions/{archive.name}/{archive.version}"
-        self.concurrency = concurrency
+        # One image per request: as many in flight as TorchServe batches (batchSize). Many
+        # rows or texts per request: a few, so the server's batches stay small enough to pad
+        # little (measured in docs/batch.md).
+        default = archive.batch_size if archive.kind == "image" else 4
+        self.concurrency = concurrency or default
         self.tokens = TokenSource(inference=token)
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self._local = threading.local()
