@@ -65,7 +65,11 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get("TSERVE_URL", DEFAULT_URL),
         help=f"server engine: TorchServe's inference address (default {DEFAULT_URL})",
     )
-    p.add_argument("--concurrency", type=int, default=8, help="server engine: requests in flight")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="server engine: requests in flight (default: 32 for images, 4 otherwise)",
+    )
     return p
 
 
