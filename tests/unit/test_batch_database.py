@@ -136,7 +136,11 @@ def test_a_run_killed_half_way_resumes_and_scores_every_input_exactly_once(
     # One row per request: thousands of small calls, so the run lasts a few seconds.
     command = [sys.executable, "-m", "batch", "cancer", str(source), "--db", database_url,
                "--rows-per-request", "1"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The killed run cannot delete its unpacked archive: keep it in the test's folder.
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 120
         while count_rows(database_url) == 0:
@@ -157,7 +161,7 @@ def test_a_run_killed_half_way_resumes_and_scores_every_input_exactly_once(
         committed,
     )
 
-    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     found, (first, second) = stored(database_url)
     assert sorted(found, key=int) == [str(n) for n in range(total)], "every input, once"
