@@ -1,0 +1,91 @@
+"""A second TorchServe for tests that change what is registered.
+
+The session server keeps the registration API off (as `make serve` does); this one turns it
+on and serves a private model store that holds cancer 1.0 (the project's archive) and a
+cancer 2.0 built for these tests. It starts with only cancer loaded; tests register copies
+under names of their own and unregister them, so they do not depend on each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client import Client
+from server.launcher import MODEL_STORE, ROOT, TorchServe, port_overrides
+from tests.integration.clients import client_for
+from tests.ports import free_ports
+
+V2_ARCHIVE = "cancer-2.0.mar"
+V3_ARCHIVE = "cancer-3.0.mar"  # outside the store, for registration by file:// URL
+
+
+def build_cancer(version: str, destination: Path) -> None:
+    """Train cancer and archive it as ``version`` at ``destination`` (about 3 s)."""
+    export = destination.parent / f"build-{version}"
+    subprocess.run(
+        [sys.executable, "-m", "models.build", "--only", "cancer", "--version", version,
+         "--export-path", str(export)],
+        cwd=ROOT, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (export / "cancer.mar").rename(destination)
+
+
+@pytest.fixture(scope="package")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's store: cancer.mar (1.0, the project's) and cancer-2.0.mar."""
+    store = tmp_path_factory.mktemp("registry") / "model_store"
+    store.mkdir()
+    shutil.copy(MODEL_STORE / "cancer.mar", store / "cancer.mar")
+    build_cancer("2.0", store / V2_ARCHIVE)
+    return store
+
+
+@pytest.fixture(scope="package")
+def outside_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cancer 3.0 in another folder named model_store: the name that config.properties'
+    allowed_urls accepts for file:// URLs (TorchServe copies such an archive into its store)."""
+    folder = tmp_path_factory.mktemp("elsewhere") / "model_store"
+    folder.mkdir()
+    build_cancer("3.0", folder / V3_ARCHIVE)
+    return folder / V3_ARCHIVE
+
+
+@pytest.fixture(scope="package")
+def registry(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
+    """TorchServe with enable_model_api=true on free ports, cancer 1.0 loaded."""
+    inference, management, metrics, *grpc = free_ports(5)
+    overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
+    instance = TorchServe(
+        tmp_path_factory.mktemp("registry-run"),
+        models=["cancer"],
+        model_store=model_store,
+        overrides=overrides | {"enable_model_api": "true"},
+    )
+    instance.start()
+    try:
+        instance.wait_ready(timeout=300)
+        yield instance
+    finally:
+        stop_promptly(instance)
+
+
+def stop_promptly(instance: TorchServe) -> None:
+    """``stop()``, less its 60 s wait on a zombie: TorchServe's CLI process is our child, and
+    until it is reaped its process group still looks alive to ``stop()``'s polling."""
+    instance.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        instance._process.wait(timeout=60)  # reaps it; stop() then sees the group gone
+    instance.stop()
+
+
+@pytest.fixture
+def admin(registry: TorchServe) -> Client:
+    """A client of the registry server, tokens from its key file."""
+    return client_for(registry)
