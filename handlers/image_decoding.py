@@ -47,6 +47,8 @@ def decode_image(data: bytes) -> Image.Image:
         raise InputError("image could not be decoded as PNG or JPEG") from None
     except Image.DecompressionBombError as exc:  # PIL's own, far larger, limit
         raise PayloadTooLarge(f"image is too large: {exc}") from None
+    except OSError as exc:  # a known signature, then garbage ("Truncated File Read")
+        raise InputError(f"image could not be decoded as PNG or JPEG: {exc}") from None
     if image.format not in FORMATS:
         raise UnsupportedMediaType(f"image must be PNG or JPEG, got {image.format!r}")
     width, height = image.size

@@ -231,13 +231,15 @@ class TorchServe:
         if pid is None:
             return
         self.terminate()
+        process = getattr(self, "_process", None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _group_alive(pid):
+            if process is not None:
+                process.poll()  # reap our child: a zombie still counts as in the group
             time.sleep(0.2)
         if _group_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-        process = getattr(self, "_process", None)
         if process is not None:
             process.wait(timeout=10)
         self.pid_file.unlink(missing_ok=True)

@@ -25,10 +25,10 @@ BAD_ROW = [1.0] * 29  # one feature short: the handler refuses it
 BAD_ROW_ERROR = "row 0: expected 30 features, got 29"
 NOT_AN_IMAGE = b"not an image"
 NOT_AN_IMAGE_ERROR = "image could not be decoded as PNG or JPEG"
-# A PNG signature and nothing else: PIL raises a bare OSError while opening it, which the
-# image handler does not catch, so TorchServe fails the whole batch with 503.
-CRASHING_IMAGE = b"\x89PNG\r\n\x1a\n-truncated"
-CRASHING_IMAGE_ERROR = "Prediction failed"
+# A PNG signature, then garbage: PIL raises a bare OSError while opening it; the handler
+# answers it alone with a 400 (it once failed the whole batch with a 503).
+TRUNCATED_IMAGE = b"\x89PNG\r\n\x1a\n-truncated"
+TRUNCATED_IMAGE_ERROR = "image could not be decoded as PNG or JPEG: Truncated File Read"
 ROUNDING = 1.5e-6  # one unit of the 6th decimal the handlers round to, and float slack
 
 

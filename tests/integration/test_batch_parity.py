@@ -25,7 +25,7 @@ from batch.store import Store
 from server.launcher import MODEL_STORE, TorchServe
 from tests.batch_support import (
     BAD_ROW,
-    CRASHING_IMAGE,
+    TRUNCATED_IMAGE,
     NOT_AN_IMAGE,
     ROUNDING,
     TEXTS,
@@ -48,7 +48,7 @@ def cancer_source(folder: Path) -> Path:
 def digits_source(folder: Path) -> Path:
     images = write_digits(folder / "digits", 40)
     (images / "notes.txt").write_bytes(NOT_AN_IMAGE)
-    (images / "broken.png").write_bytes(CRASHING_IMAGE)
+    (images / "broken.png").write_bytes(TRUNCATED_IMAGE)
     return images
 
 
@@ -110,7 +110,7 @@ def test_online_server_engine_and_local_engine_agree(
     archive = read_archive(MODEL_STORE / f"{model}.mar")
     source = SOURCES[model](tmp_path)
     token = server.keys()["inference"]
-    # Few, short retries: the crashing image fails every try (retries: test_batch_server_engine).
+    # Few, short retries keep a server fault quick to report (retries: test_batch_server_engine).
     engine = ServerEngine(server.inference_url, archive, token, retries=2, backoff=0.05)
     by_server = score(engine, model, source, f"sqlite:///{tmp_path / 's.db'}")
     by_local = score(LocalEngine(archive), model, source, f"sqlite:///{tmp_path / 'l.db'}")

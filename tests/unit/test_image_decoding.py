@@ -70,6 +70,11 @@ def test_truncated_png_cannot_be_decoded() -> None:
         decode_image(data[: len(data) // 2])
 
 
+def test_png_signature_then_garbage_cannot_be_decoded() -> None:
+    with pytest.raises(InputError, match="image could not be decoded as PNG or JPEG: "):
+        decode_image(b"\x89PNG\r\n\x1a\n-truncated")
+
+
 def test_empty_body_is_rejected() -> None:
     with pytest.raises(InputError, match="image is empty"):
         decode_image(b"")
