@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from client import Client
+from client.cli import main
 from server.launcher import TorchServe
 
 
@@ -21,3 +24,21 @@ def client_env(server: TorchServe) -> dict[str, str]:
 
 def client_for(server: TorchServe, **kwargs: Any) -> Client:
     return Client(env=client_env(server), **kwargs)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``tserve ARGS`` in this process: exit code, stdout, stderr (argparse exits included)."""
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def aim_cli(monkeypatch: pytest.MonkeyPatch, server: TorchServe) -> None:
+    """Point the in-process CLI at ``server``; token variables of the outer shell are dropped."""
+    for name in ("TSERVE_TOKEN", "TSERVE_MANAGEMENT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in client_env(server).items():
+        monkeypatch.setenv(name, value)
