@@ -25,10 +25,10 @@ from batch.store import Store
 from server.launcher import MODEL_STORE, TorchServe
 from tests.batch_support import (
     BAD_ROW,
-    TRUNCATED_IMAGE,
     NOT_AN_IMAGE,
     ROUNDING,
     TEXTS,
+    TRUNCATED_IMAGE,
     assert_close,
     cancer_rows,
     stored,

@@ -21,12 +21,12 @@ from server.launcher import MODEL_STORE
 from tests.batch_support import (
     BAD_ROW,
     BAD_ROW_ERROR,
-    TRUNCATED_IMAGE,
-    TRUNCATED_IMAGE_ERROR,
     NOT_AN_IMAGE,
     NOT_AN_IMAGE_ERROR,
     ROUNDING,
     TEXTS,
+    TRUNCATED_IMAGE,
+    TRUNCATED_IMAGE_ERROR,
     assert_close,
     cancer_rows,
     stored,
@@ -125,9 +125,7 @@ def test_cancer_bad_rows_fail_alone_and_cost_few_requests(
     assert_close(batch, clean, ROUNDING)
 
 
-def test_digits_bad_files_fail_alone(
-    local_engine: LoadEngine, tmp_path: Path
-) -> None:
+def test_digits_bad_files_fail_alone(local_engine: LoadEngine, tmp_path: Path) -> None:
     folder = write_digits(tmp_path / "digits", 12)
     (folder / "notes.txt").write_bytes(NOT_AN_IMAGE)
     (folder / "broken.png").write_bytes(TRUNCATED_IMAGE)
