@@ -1,0 +1,216 @@
+"""tserve without a server: argument parsing, input selection, exit codes, rendering."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from client import cli, output
+from client.errors import (
+    AuthError,
+    BadInputError,
+    ClientError,
+    ConflictError,
+    NotAllowedError,
+    NotFoundError,
+    ServerFaultError,
+    TokenFileError,
+    TransportError,
+    TServeError,
+)
+from tests.ports import free_ports
+
+PARSER = cli.build_parser()
+
+
+def parse(*args: str) -> argparse.Namespace:
+    return PARSER.parse_args(list(args))
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (BadInputError(400, "InputError", "x"), 3),
+        (NotFoundError(404, "ModelNotFoundException", "x"), 4),
+        (AuthError(400, "InvalidKeyException", "x"), 5),
+        (NotAllowedError(405, "MethodNotAllowedException", "x"), 6),
+        (ConflictError(409, "ConflictStatusException", "x"), 6),
+        (ClientError(418, "Teapot", "x"), 6),
+        (ServerFaultError(503, "ServiceUnavailableException", "x"), 7),
+        (TransportError("refused"), 8),
+        (TokenFileError("bad key file"), 1),
+    ],
+)
+def test_each_error_kind_has_its_exit_code(error: TServeError, code: int) -> None:
+    assert cli.exit_code(error) == code
+
+
+def test_exit_codes_are_distinct_per_kind() -> None:
+    codes = [code for cls, code in cli.EXIT_CODES.items() if cls is not ClientError]
+    assert len(codes) == len(set(codes)), cli.EXIT_CODES
+    assert cli.EXIT_USAGE not in cli.EXIT_CODES.values()  # 2 stays argparse's
+
+
+def test_json_flag_before_or_after_the_verb() -> None:
+    assert parse("--json", "models", "list").as_json is True
+    assert parse("models", "list", "--json").as_json is True
+    assert parse("models", "list").as_json is False
+    assert parse("--json", "metrics").as_json is True
+
+
+def test_predict_json_option_is_an_input_file() -> None:
+    args = parse("predict", "cancer", "--json", "row.json")
+    assert (args.json_file, args.as_json) == (Path("row.json"), False)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "digits", "a.png", "--image", "b.png"],
+        ["predict", "digits", "--text", "a", "--json", "b.json"],
+        ["predict", "digits"],
+        ["models", "scale", "digits"],
+        ["models", "scale", "digits", "--workers", "-1"],
+        ["models", "register", "x.mar", "--batch-size", "many"],
+    ],
+)
+def test_usage_errors(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        parse(*args)
+    assert caught.value.code == 2
+    assert "usage: tserve" in capsys.readouterr().err
+
+
+def test_input_by_file_type(tmp_path: Path) -> None:
+    row = tmp_path / "row.json"
+    row.write_text('{"inputs": [1, 2]}')
+    note = tmp_path / "note.txt"
+    note.write_text("A man is eating food.")
+    assert cli.prediction_input(parse("predict", "m", str(row))) == {"document": {"inputs": [1, 2]}}
+    assert cli.prediction_input(parse("predict", "m", str(note))) == {
+        "text": "A man is eating food."
+    }
+    assert cli.prediction_input(parse("predict", "m", "seven.PNG")) == {"image": Path("seven.PNG")}
+    assert cli.prediction_input(parse("predict", "m", "x.jpg")) == {"image": Path("x.jpg")}
+    with pytest.raises(ValueError, match=r"cannot tell what data\.bin holds"):
+        cli.prediction_input(parse("predict", "m", "data.bin"))
+
+
+def test_input_by_option() -> None:
+    assert cli.prediction_input(parse("predict", "m", "--text", "a")) == {"text": "a"}
+    assert cli.prediction_input(parse("predict", "m", "--text", "a", "--text", "b")) == {
+        "text": ["a", "b"]
+    }
+    assert cli.prediction_input(parse("predict", "m", "--image", "x")) == {"image": Path("x")}
+
+
+def test_predict_document_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("[1, 2, 3]"))
+    assert cli.prediction_input(parse("predict", "m", "--json", "-")) == {"document": [1, 2, 3]}
+
+
+def test_render_json_or_human() -> None:
+    answer = {"label": "7", "probability": 1.0, "top_k": [{"label": "7", "probability": 1.0}]}
+    assert json.loads(cli.render(parse("--json", "predict", "m", "x.png"), answer)) == answer
+    assert cli.render(parse("predict", "m", "x.png"), answer) == "7  1.000000"
+    assert cli.render(parse("models", "set-default", "m", "2.0"), {"status": "done"}) == "done"
+
+
+def test_failures_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.fail("first\n  second", 3) == 3
+    assert capsys.readouterr().err == "tserve: first second\n"
+
+
+def test_nothing_listening_exits_8(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [port] = free_ports(1)
+    monkeypatch.setenv("TSERVE_MANAGEMENT_URL", f"http://127.0.0.1:{port}")
+    assert cli.main(["models", "list"]) == 8
+    assert capsys.readouterr().err.startswith(f"tserve: GET http://127.0.0.1:{port}/models")
+
+
+# The human renderers, on answers shaped like the server's
+
+
+def test_prediction_shapes() -> None:
+    digits = {
+        "label": "7",
+        "probability": 0.999968,
+        "top_k": [
+            {"label": "7", "probability": 0.999968},
+            {"label": "3", "probability": 3.2e-05},
+        ],
+    }
+    assert output.prediction(digits) == "7  0.999968\n3  0.000032"
+    cancer = {
+        "predictions": [
+            {"label": "malignant", "probability": 0.9},
+            {"label": "benign", "probability": 0.75},
+        ]
+    }
+    assert output.prediction(cancer) == "row 0  malignant  0.900000\nrow 1  benign     0.750000"
+    ranked = {"label": "b", "labels": [{"label": "b", "score": 0.5}, {"label": "a", "score": 0.1}]}
+    assert output.prediction(ranked) == "b  0.500000\na  0.100000"
+    embeddings = {"embeddings": [[0.1, -0.2, 0.3, 0.4, 0.5], [1.0]], "truncated": [True, False]}
+    assert output.prediction(embeddings) == (
+        "text 0  5 dims  [0.1000, -0.2000, 0.3000, 0.4000, ...]  truncated\n"
+        "text 1  1 dims  [1.0000]"
+    )
+    assert output.prediction({"other": 1}) == '{\n  "other": 1\n}'
+
+
+def test_models_and_status() -> None:
+    entries = [
+        {"modelName": "cancer", "modelUrl": "cancer.mar"},
+        {"modelName": "digits-big", "modelUrl": "d.mar"},
+    ]
+    assert output.models(entries) == "cancer      cancer.mar\ndigits-big  d.mar"
+    assert output.models([]) == "no models registered"
+    assert output.status({"status": "Workers scaled to 2 for model: m"}) == (
+        "Workers scaled to 2 for model: m"
+    )
+
+
+def test_description() -> None:
+    version = {
+        "modelName": "cancer",
+        "modelVersion": "2.0",
+        "modelUrl": "cancer-2.0.mar",
+        "minWorkers": 1,
+        "maxWorkers": 2,
+        "batchSize": 32,
+        "maxBatchDelay": 5,
+        "workers": [{"status": "READY"}, {"status": "UNLOADING"}],
+        "customizedMetadata": {"task": "t", "labels": ["m", "b"], "accuracy": {"held_out": 0.98}},
+    }
+    assert output.description([version]) == "\n".join(
+        [
+            "cancer 2.0",
+            "  archive            cancer-2.0.mar",
+            "  workers            2 (READY, UNLOADING); min 1, max 2",
+            "  batching           up to 32 per batch, 5 ms delay",
+            "  task               t",
+            "  held-out accuracy  0.98",
+            "  labels             m, b",
+        ]
+    )
+
+
+def test_metric_samples() -> None:
+    text = (
+        "# HELP ts_inference_requests_total Torchserve prometheus counter\n"
+        "# TYPE ts_inference_requests_total counter\n"
+        'ts_inference_requests_total{model_name="cancer",model_version="default",} 5.0\n'
+    )
+    assert output.metric_samples(text) == [
+        {
+            "name": "ts_inference_requests_total",
+            "labels": {"model_name": "cancer", "model_version": "default"},
+            "value": 5.0,
+        }
+    ]
