@@ -50,6 +50,14 @@ EXIT_CODES: dict[type[TServeError], int] = {
 }
 
 
+EPILOG = """\
+environment: TSERVE_INFERENCE_URL, TSERVE_MANAGEMENT_URL, TSERVE_METRICS_URL (default
+127.0.0.1:8080/8081/8082); TSERVE_TOKEN, TSERVE_MANAGEMENT_TOKEN, else key_file.json in
+TSERVE_RUN_DIR (default: this checkout's .run/, then the current folder).
+exit codes: 0 ok, 1 other, 2 usage or local file, 3 bad input, 4 unknown model or version,
+5 token, 6 refused (API off, default version, conflict), 7 server fault, 8 no connection."""
+
+
 def exit_code(error: TServeError) -> int:
     return next(EXIT_CODES[cls] for cls in type(error).__mro__ if cls in EXIT_CODES)
 
@@ -62,7 +70,12 @@ def non_negative(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tserve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="tserve",
+        description="Predictions and model management for this project's TorchServe.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (60)")
     # The same --json after a verb; SUPPRESS so the verb's default does not undo the global one.

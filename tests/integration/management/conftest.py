@@ -8,7 +8,6 @@ under names of their own and unregister them, so they do not depend on each othe
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
 import sys
@@ -73,16 +72,7 @@ def registry(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         instance.wait_ready(timeout=300)
         yield instance
     finally:
-        stop_promptly(instance)
-
-
-def stop_promptly(instance: TorchServe) -> None:
-    """``stop()``, less its 60 s wait on a zombie: TorchServe's CLI process is our child, and
-    until it is reaped its process group still looks alive to ``stop()``'s polling."""
-    instance.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        instance._process.wait(timeout=60)  # reaps it; stop() then sees the group gone
-    instance.stop()
+        instance.stop()
 
 
 @pytest.fixture
