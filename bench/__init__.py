@@ -1,0 +1,1 @@
+"""Side-by-side benchmark: in-process limit, TorchServe (tuned, stock), Flask + gunicorn."""

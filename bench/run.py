@@ -1,0 +1,173 @@
+"""`make bench`: every contestant, same machine, same load generator, one run.
+
+    python -m bench.run [--models ...] [--contestants ...] [--levels 1 8 32 64]
+                        [--seconds 8] [--warmup 3] [--out bench/results]
+
+Writes <out>/<timestamp>/{results.md, results.png, raw.json}. Contestants run one at a
+time, so none takes CPU from another; raw.json is rewritten after each, so a cut-off run
+keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from bench import limit, report
+from bench.contestants import (
+    CORES,
+    Endpoint,
+    flask_gunicorn,
+    model_settings,
+    stock_settings,
+    torchserve,
+)
+from bench.loadgen import Run, run_wrk, wrk_path
+from bench.workloads import WORKLOADS, Workload
+from server.launcher import ROOT
+
+RESULTS = ROOT / "bench" / "results"
+SERVED = ("torchserve", "stock", "flask")
+
+
+class BenchError(RuntimeError):
+    """A contestant answered wrongly: its figures would not be comparable."""
+
+
+def servers(run_dir: Path, models: list[str]) -> dict[str, Callable[[], Any]]:
+    """Context-manager factories per served contestant."""
+    stock = {name: stock_settings() for name in models}
+    return {
+        "torchserve": lambda: torchserve(run_dir / "torchserve", models),
+        "stock": lambda: torchserve(run_dir / "stock", models, stock),
+        "flask": lambda: flask_gunicorn(run_dir / "flask"),
+    }
+
+
+def verify(endpoint: Endpoint, workload: Workload) -> None:
+    """One request per body: each must come back 200 with a right answer."""
+    for body in workload.bodies:
+        response = requests.post(
+            endpoint.url + workload.path,
+            data=body,
+            headers=endpoint.headers | {"Content-Type": workload.content_type},
+            timeout=60,
+        )
+        problem = f"HTTP {response.status_code}" if response.status_code != 200 else None
+        problem = problem or workload.check(response.json())
+        if problem:
+            raise BenchError(f"{endpoint.url}{workload.path}: {problem}: {response.text[:300]}")
+
+
+@contextlib.contextmanager
+def cpu_share() -> Iterator[dict[str, float]]:
+    """Yields a dict that holds, on exit, the share of all CPUs busy meanwhile."""
+    before = psutil.cpu_times()
+    result: dict[str, float] = {}
+    yield result
+    after = psutil.cpu_times()
+    total = sum(after) - sum(before)
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    result["busy"] = round(1 - idle / total, 3) if total else 0.0
+
+
+def drive(
+    endpoint: Endpoint, workload: Workload, clients: int, seconds: float
+) -> tuple[Run, float]:
+    headers = endpoint.headers | {"Content-Type": workload.content_type}
+    with cpu_share() as share:
+        run = run_wrk(endpoint.url + workload.path, workload.bodies, headers, clients, seconds)
+    return run, share["busy"]
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    version = subprocess.run([wrk_path(), "--version"], capture_output=True, text=True)
+    return {
+        "cpu": cpu,
+        "cores": CORES,
+        "python": platform.python_version(),
+        "loadgen": (version.stdout or version.stderr).split("Copyright")[0].strip(),
+        "load_before": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--contestants", nargs="+", choices=["limit", *SERVED],
+                        default=["limit", *SERVED])  # fmt: skip
+    parser.add_argument("--levels", nargs="+", type=int, default=[1, 8, 32, 64],
+                        help="concurrent clients")  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured time per level")
+    parser.add_argument("--warmup", type=float, default=3.0, help="per server and model")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    folder = args.out / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder.mkdir(parents=True)
+    record: dict[str, Any] = {
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(),
+        "settings": {"seconds": args.seconds, "warmup": args.warmup, "levels": args.levels},
+        "server_settings": {
+            "torchserve": {name: model_settings(name) for name in args.models},
+            "stock": stock_settings(),
+            "flask": "gunicorn sync, workers = cores, 1 torch thread each (bench/gunicorn_conf.py)",
+        },
+        "runs": [],
+    }
+
+    def add(contestant: str, model: str, run: Run, **extra: Any) -> None:
+        record["runs"].append({"contestant": contestant, "model": model} | run.as_dict() | extra)
+        figures = f"{run.rps:8.1f} req/s p50 {run.p50_ms:7.1f} p99 {run.p99_ms:7.1f} ms"
+        print(f"{contestant:>10} {model:>6} {run.concurrency:>3} clients: {figures}", flush=True)
+
+    try:
+        if "limit" in args.contestants:
+            for model in args.models:
+                for clients in args.levels:
+                    run, threads = limit.measure(WORKLOADS[model], clients, args.seconds / 2)
+                    add("limit", model, run, threads=threads)
+        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+            factories = servers(Path(scratch), args.models)
+            for contestant in (name for name in SERVED if name in args.contestants):
+                with factories[contestant]() as endpoint:
+                    for model in args.models:
+                        workload = WORKLOADS[model]
+                        verify(endpoint, workload)
+                        drive(endpoint, workload, workload.nominal, args.warmup)
+                        for clients in args.levels:
+                            run, busy = drive(endpoint, workload, clients, args.seconds)
+                            add(contestant, model, run, busy=busy)
+                record["machine"]["load_after"] = os.getloadavg()
+                record["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+                report.write(folder, record)
+    finally:
+        record["machine"]["load_after"] = os.getloadavg()
+        record["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+        report.write(folder, record)
+    print(f"wrote {folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder}/results.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
