@@ -40,8 +40,9 @@ def _arguments(parser: Any) -> None:
 
 
 @events.init.add_listener
-def _check_profile(environment: Environment, **_: Any) -> None:
-    """Read the SLO profile before any load, so a typo stops the run at once."""
+def _preflight(environment: Environment, **_: Any) -> None:
+    """Before any load: read the SLO profile and, headless, check the server answers, so a
+    typo or a stopped server ends the run at once with a clear message (exit code 2)."""
     options = environment.parsed_options
     if options is None:
         return
@@ -50,6 +51,20 @@ def _check_profile(environment: Environment, **_: Any) -> None:
     except (OSError, ValueError) as error:  # SloError, or a TOML syntax error
         logger.error("SLO file: %s", error)
         raise SystemExit(2) from None
+    if options.headless and (problem := _server_problem(options.host)):
+        logger.error("%s", problem)
+        raise SystemExit(2)
+
+
+def _server_problem(host: str) -> str | None:
+    """Why the inference API at ``host`` cannot take the load test, or None."""
+    try:
+        response = requests.get(f"{host}/ping", headers=_bearer("inference"), timeout=10)
+    except requests.RequestException as error:
+        return f"no TorchServe answers at {host} (start one with `make serve`): {error}"
+    if response.status_code != 200:
+        return f"{host}/ping answered {response.status_code}: {response.text[:200]}"
+    return None
 
 
 @events.quitting.add_listener
