@@ -81,9 +81,13 @@ def model_settings(name: str, store: Path = MODEL_STORE) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def torchserve(
-    run_dir: Path, models: list[str], settings: dict[str, dict[str, Any]] | None = None
+    run_dir: Path,
+    models: list[str],
+    settings: dict[str, dict[str, Any]] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Endpoint]:
-    """TorchServe serving ``models``; ``settings`` per model re-pack their archives."""
+    """TorchServe serving ``models``; ``settings`` per model re-pack their archives;
+    ``env`` is added to the environment TorchServe and its workers start with."""
     store = MODEL_STORE
     if settings:
         store = run_dir / "model_store"
@@ -97,12 +101,28 @@ def torchserve(
     inference, management, metrics, *grpc = free_ports(5)
     overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
     server = TorchServe(run_dir / "server", models=models, model_store=store, overrides=overrides)
-    server.start()
+    with _environment(env or {}):
+        server.start()
     try:
         server.wait_ready(timeout=300)
         yield Endpoint(server.inference_url, server.headers("inference"), server.pid())
     finally:
         stop_torchserve(server)
+
+
+@contextlib.contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """os.environ with ``extra`` added, restored on exit (the launcher copies os.environ)."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def stop_torchserve(server: TorchServe, timeout: float = 60.0) -> None:
