@@ -114,6 +114,8 @@ def quiet_libraries() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("ts").setLevel(logging.ERROR)
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # each retry; the outcome is reported
+    # A database lost mid-run: psycopg warns about its broken pipeline; the error says it.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 

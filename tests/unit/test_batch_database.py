@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from batch.archive import sha256_of
@@ -176,3 +176,38 @@ def test_a_run_killed_half_way_resumes_and_scores_every_input_exactly_once(
     for row in found.values():
         by_run[row["run_id"]] += 1
     assert by_run == {first["run_id"]: committed, second["run_id"]: total - committed}
+
+
+def test_a_database_lost_mid_run_stops_it_with_one_line(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    url = fresh_database(postgres_server)
+    source = write_csv(tmp_path / "rows.csv", cancer_rows(30_000))
+    command = [sys.executable, "-m", "batch", "cancer", str(source), "--db", url,
+               "--rows-per-request", "1"]  # fmt: skip
+    env = dict(os.environ, TMPDIR=str(tmp_path))  # as above: a killed run's unpacked archive
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while count_rows(url) == 0:
+            assert process.poll() is None, f"the run ended early: {process.communicate()}"
+            assert time.monotonic() < deadline, "no row committed within 120 s"
+            time.sleep(0.02)  # polling interval
+        # The database disappears under the run: its connection is cut, reconnecting fails.
+        name = url.rsplit("/", 1)[1]
+        admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        finally:
+            admin.dispose()
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 2, err
+    assert out == "", "no summary for a run that could not finish"
+    assert err.count("\n") == 1, f"one line, no traceback: {err!r}"
+    assert err.startswith(f"batch: error: database {url}: "), err
