@@ -85,26 +85,30 @@ def torchserve(
     models: list[str],
     settings: dict[str, dict[str, Any]] | None = None,
     env: dict[str, str] | None = None,
+    store: Path = MODEL_STORE,
+    overrides: dict[str, str] | None = None,
 ) -> Iterator[Endpoint]:
-    """TorchServe serving ``models``; ``settings`` per model re-pack their archives;
-    ``env`` is added to the environment TorchServe and its workers start with."""
-    store = MODEL_STORE
+    """TorchServe serving ``models`` from ``store``; ``settings`` per model re-pack their
+    archives; ``env`` is added to the environment TorchServe and its workers start with;
+    ``overrides`` are config.properties keys beside the ports."""
     if settings:
-        store = run_dir / "model_store"
+        source, store = store, run_dir / "model_store"
         for name in models:
-            source = MODEL_STORE / f"{name}.mar"
+            archive = source / f"{name}.mar"
             if name in settings:
-                repacked(source, store / source.name, settings[name])
+                repacked(archive, store / archive.name, settings[name])
             else:
                 store.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, store / source.name)
+                shutil.copy2(archive, store / archive.name)
     inference, management, metrics, *grpc = free_ports(5)
-    overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
-    server = TorchServe(run_dir / "server", models=models, model_store=store, overrides=overrides)
+    ports = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
+    server = TorchServe(
+        run_dir / "server", models=models, model_store=store, overrides=ports | (overrides or {})
+    )
     with _environment(env or {}):
         server.start()
     try:
-        server.wait_ready(timeout=300)
+        server.wait_ready(timeout=300 + 30 * len(models))  # workers start side by side
         yield Endpoint(server.inference_url, server.headers("inference"), server.pid())
     finally:
         stop_torchserve(server)

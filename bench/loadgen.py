@@ -60,7 +60,8 @@ def run_wrk(
     seconds: float,
     timeout_s: float = 30.0,
 ) -> Run:
-    """POST ``bodies`` round robin to ``url`` from ``concurrency`` connections for ``seconds``."""
+    """POST ``bodies`` round robin to ``url`` from ``concurrency`` connections for ``seconds``
+    (whole seconds: wrk's unit)."""
     with tempfile.TemporaryDirectory(prefix="wrk-") as folder:
         for index, body in enumerate(bodies):
             Path(folder, str(index)).write_bytes(body)
@@ -69,7 +70,7 @@ def run_wrk(
         Path(folder, "headers").write_text(lines)
         command = [
             wrk_path(), "--threads", "1", "--connections", str(concurrency),
-            "--duration", f"{seconds:g}s", "--timeout", f"{timeout_s:g}s",
+            "--duration", f"{max(1, round(seconds))}s", "--timeout", f"{timeout_s:g}s",
             "--script", str(SCRIPT), url, "--", folder, str(len(bodies)),
         ]  # fmt: skip
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

@@ -74,6 +74,7 @@ def targets(record: dict[str, Any]) -> list[Target]:
 
 def markdown(record: dict[str, Any]) -> str:
     machine, settings = record["machine"], record["settings"]
+    after = machine.get("load_after", machine["load_before"])  # not yet there mid-run
     runs = record["runs"]
     generator = max((run["loadgen_cpu"] for run in runs if run["contestant"] != "limit"), default=0)
     lines = [
@@ -81,10 +82,13 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"- Run: {record['started']} to {record['finished']}, `{record['command']}`",
         f"- Machine: {machine['cpu']}, {machine['cores']} cores, no GPU; load average "
-        f"(1 min) {machine['load_before'][0]:.2f} before, {machine['load_after'][0]:.2f} after",
+        f"(1 min) {machine['load_before'][0]:.2f} before, {after[0]:.2f} after",
         f"- Load generator: {machine['loadgen']}, 1 thread, N connections = N clients each "
         f"with one request in flight; {settings['warmup']:g} s warm-up per server and model, "
-        f"then {settings['seconds']:g} s per level. Its CPU: at most {generator:.1%} of one core.",
+        f"then per level {settings.get('rounds', 1)} rounds of {settings['seconds']:g} s, every "
+        "contestant once per round; the round with the median req/s is shown, `range` is the "
+        f"lowest and highest req/s over the rounds. wrk's CPU: at most {generator:.1%} of one "
+        "core.",
         "- Each request carries one item (PNG image / JSON row / text), so req/s = items/s. "
         "The limit batches `clients` items per call in one process (see docs).",
         "- `busy`: share of the machine's CPU in use during the run, everything included.",
@@ -99,20 +103,26 @@ def markdown(record: dict[str, Any]) -> str:
         lines.append(f"| {target.goal} | {target.measured} | {mark} |")
     for model in dict.fromkeys(run["model"] for run in runs):
         lines += ["", f"## {model}", "",
-                  "| contestant | clients | req/s | p50 ms | p95 ms | p99 ms | errors | busy |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|"]  # fmt: skip
+                  "| contestant | clients | req/s | range | p50 ms | p95 ms | p99 ms | errors "
+                  "| busy |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]  # fmt: skip
         for run in (run for run in runs if run["model"] == model):
             label = LABELS.get(run["contestant"], run["contestant"])
             if run.get("threads"):
                 label += f" ({run['threads']} torch thread{'s' if run['threads'] > 1 else ''})"
             lines.append(
-                f"| {label} | {run['concurrency']} | {run['rps']:.0f} | {run['p50_ms']:.1f} | "
+                f"| {label} | {run['concurrency']} | {run['rps']:.0f} | {spread(run)} | "
+                f"{run['p50_ms']:.1f} | "
                 f"{run['p95_ms']:.1f} | {run['p99_ms']:.1f} | {run['errors']} | "
                 f"{run.get('busy', 0):.0%} |"
             )
     lines += ["", "## Settings", "", "```json", json.dumps(record["server_settings"], indent=2),
               "```", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def spread(run: dict[str, Any]) -> str:
+    rounds = run.get("rounds_rps") or [run["rps"]]
+    return f"{min(rounds):.0f}-{max(rounds):.0f}"
 
 
 def plot(record: dict[str, Any], path: Path) -> None:

@@ -1,11 +1,13 @@
 """`make bench`: every contestant, same machine, same load generator, one run.
 
     python -m bench.run [--models ...] [--contestants ...] [--levels 1 8 32 64]
-                        [--seconds 8] [--warmup 3] [--out bench/results]
+                        [--rounds 3] [--seconds 3] [--warmup 3] [--out bench/results]
 
-Writes <out>/<timestamp>/{results.md, results.png, raw.json}. Contestants run one at a
-time, so none takes CPU from another; raw.json is rewritten after each, so a cut-off run
-keeps what it measured.
+Writes <out>/<timestamp>/{results.md, results.png, raw.json}. One contestant is driven at a
+time, so none takes CPU from another. Each level is measured in rounds, every contestant
+once per round, and the round with the median req/s counts: a burst of outside load on a
+shared machine then spoils one round, not the result. The files are rewritten after each
+level, so a cut-off run keeps what it measured.
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ def drive(
     return run, share["busy"]
 
 
+def median_round(measured: list[tuple[Run, dict[str, Any]]]) -> tuple[Run, dict[str, Any]]:
+    """The round with the median req/s (the lower middle one of an even count)."""
+    ranked = sorted(measured, key=lambda pair: pair[0].rps)
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -116,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=["limit", *SERVED])  # fmt: skip
     parser.add_argument("--levels", nargs="+", type=int, default=[1, 8, 32, 64],
                         help="concurrent clients")  # fmt: skip
-    parser.add_argument("--seconds", type=float, default=8.0, help="measured time per level")
+    parser.add_argument("--rounds", type=int, default=3, help="per level; the median counts")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per level and round")
     parser.add_argument("--warmup", type=float, default=3.0, help="per server and model")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -127,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
-        "settings": {"seconds": args.seconds, "warmup": args.warmup, "levels": args.levels},
+        "settings": {
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "levels": args.levels,
+        },
         "server_settings": {
             "torchserve": {name: model_settings(name) for name in args.models},
             "stock": stock_settings(),
@@ -141,26 +155,35 @@ def main(argv: list[str] | None = None) -> int:
         figures = f"{run.rps:8.1f} req/s p50 {run.p50_ms:7.1f} p99 {run.p99_ms:7.1f} ms"
         print(f"{contestant:>10} {model:>6} {run.concurrency:>3} clients: {figures}", flush=True)
 
+    served = [name for name in SERVED if name in args.contestants]
     try:
-        if "limit" in args.contestants:
-            for model in args.models:
-                for clients in args.levels:
-                    run, threads = limit.measure(WORKLOADS[model], clients, args.seconds / 2)
-                    add("limit", model, run, threads=threads)
-        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-") as scratch,
+            contextlib.ExitStack() as stack,
+        ):
+            # Every server is up for the whole run (an idle one takes no CPU) and they are
+            # measured in turn, level by level: a burst of outside load on this shared
+            # machine then falls on all contestants alike rather than on one of them.
             factories = servers(Path(scratch), args.models)
-            for contestant in (name for name in SERVED if name in args.contestants):
-                with factories[contestant]() as endpoint:
-                    for model in args.models:
-                        workload = WORKLOADS[model]
-                        verify(endpoint, workload)
-                        drive(endpoint, workload, workload.nominal, args.warmup)
-                        for clients in args.levels:
+            endpoints = {name: stack.enter_context(factories[name]()) for name in served}
+            for model in args.models:
+                workload = WORKLOADS[model]
+                for endpoint in endpoints.values():
+                    verify(endpoint, workload)
+                    drive(endpoint, workload, workload.nominal, args.warmup)
+                for clients in args.levels:
+                    rounds: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
+                    for _ in range(args.rounds):
+                        if "limit" in args.contestants:
+                            run, threads = limit.measure(workload, clients, args.seconds / 2)
+                            rounds.setdefault("limit", []).append((run, {"threads": threads}))
+                        for name, endpoint in endpoints.items():
                             run, busy = drive(endpoint, workload, clients, args.seconds)
-                            add(contestant, model, run, busy=busy)
-                record["machine"]["load_after"] = os.getloadavg()
-                record["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
-                report.write(folder, record)
+                            rounds.setdefault(name, []).append((run, {"busy": busy}))
+                    for name, measured in rounds.items():
+                        run, extra = median_round(measured)
+                        add(name, model, run, **extra, rounds_rps=[r.rps for r, _ in measured])
+                    report.write(folder, record | {"finished": "(running)"})
     finally:
         record["machine"]["load_after"] = os.getloadavg()
         record["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
