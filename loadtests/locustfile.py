@@ -34,7 +34,7 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--management-host", default="http://127.0.0.1:8081",
                         help="TorchServe's management API (describe, scale)")  # fmt: skip
     parser.add_argument("--pace", type=float, default=1.0,
-                        help="requests per second each inference user aims at")  # fmt: skip
+                        help="mean calls/s of an inference user (exponential waits)")  # fmt: skip
     parser.add_argument("--slo-file", default=str(slo.SLO_FILE), help="the SLO file (TOML)")
     parser.add_argument("--slo-profile", default="local", help="the SLO file's profile")
 
