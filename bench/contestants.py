@@ -52,16 +52,23 @@ def stock_settings() -> dict[str, Any]:
     }
 
 
+def merged(config: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """A model config with ``settings`` applied, its ``handler`` table merged key by key."""
+    handler = config.get("handler", {}) | settings.get("handler", {})
+    return (
+        config
+        | {key: value for key, value in settings.items() if key != "handler"}
+        | {"handler": handler}
+    )
+
+
 def repacked(source: Path, target: Path, settings: dict[str, Any]) -> Path:
     """Copy the archive ``source`` to ``target`` with ``settings`` merged into its model
     config (``handler`` merged key by key); everything else, weights included, unchanged."""
     with zipfile.ZipFile(source) as archive:
         manifest = yaml.safe_load(archive.read("MAR-INF/MANIFEST.json"))
         config_name = manifest["model"]["configFile"]
-        config = yaml.safe_load(archive.read(config_name)) or {}
-        handler = config.get("handler", {}) | settings.get("handler", {})
-        config |= {key: value for key, value in settings.items() if key != "handler"}
-        config["handler"] = handler
+        config = merged(yaml.safe_load(archive.read(config_name)) or {}, settings)
         target.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as copy:
             for item in archive.infolist():

@@ -1,13 +1,15 @@
 """`make bench`: every contestant, same machine, same load generator, one run.
 
     python -m bench.run [--models ...] [--contestants ...] [--levels 1 8 32 64]
-                        [--rounds 3] [--seconds 3] [--warmup 3] [--out bench/results]
+                        [--rounds 3] [--seconds 3] [--warmup 3] [--set MODEL.KEY=VALUE ...]
+                        [--env NAME=VALUE ...] [--out bench/results]
 
 Writes <out>/<timestamp>/{results.md, results.png, raw.json}. One contestant is driven at a
 time, so none takes CPU from another. Each level is measured in rounds, every contestant
 once per round, and the round with the median req/s counts: a burst of outside load on a
 shared machine then spoils one round, not the result. The files are rewritten after each
-level, so a cut-off run keeps what it measured.
+level, so a cut-off run keeps what it measured. --set and --env try settings on this
+project's TorchServe (archives re-packed; worker environment) before they are committed.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from typing import Any
 
 import psutil
 import requests
+import yaml
 
 from bench import limit, report
 from bench.contestants import (
     CORES,
     Endpoint,
     flask_gunicorn,
+    merged,
     model_settings,
     stock_settings,
     torchserve,
@@ -48,11 +52,18 @@ class BenchError(RuntimeError):
     """A contestant answered wrongly: its figures would not be comparable."""
 
 
-def servers(run_dir: Path, models: list[str]) -> dict[str, Callable[[], Any]]:
-    """Context-manager factories per served contestant."""
+def servers(
+    run_dir: Path,
+    models: list[str],
+    tuned: dict[str, dict[str, Any]],
+    env: dict[str, str],
+) -> dict[str, Callable[[], Any]]:
+    """Context-manager factories per served contestant. ``tuned``: settings per model to try
+    on this project's archives (--set), none to serve them as packed; ``env``: added to its
+    workers' environment (--env)."""
     stock = {name: stock_settings() for name in models}
     return {
-        "torchserve": lambda: torchserve(run_dir / "torchserve", models),
+        "torchserve": lambda: torchserve(run_dir / "torchserve", models, tuned or None, env),
         "stock": lambda: torchserve(run_dir / "stock", models, stock),
         "flask": lambda: flask_gunicorn(run_dir / "flask"),
     }
@@ -94,6 +105,22 @@ def drive(
     return run, share["busy"]
 
 
+def settings_from(assignments: list[str]) -> dict[str, dict[str, Any]]:
+    """``["minilm.maxBatchDelay=2", "digits.handler.top_k=3"]`` -> settings per model."""
+    settings: dict[str, dict[str, Any]] = {}
+    for assignment in assignments:
+        path, equals, value = assignment.partition("=")
+        model, *keys = path.split(".")
+        if not equals or not keys or model not in WORKLOADS:
+            raise ValueError(f"--set {assignment!r}: expected MODEL.KEY=VALUE, MODEL in "
+                             f"{sorted(WORKLOADS)}")  # fmt: skip
+        table = settings.setdefault(model, {})
+        for key in keys[:-1]:
+            table = table.setdefault(key, {})
+        table[keys[-1]] = yaml.safe_load(value)  # numbers stay numbers
+    return settings
+
+
 def median_round(measured: list[tuple[Run, dict[str, Any]]]) -> tuple[Run, dict[str, Any]]:
     """The round with the median req/s (the lower middle one of an even count)."""
     ranked = sorted(measured, key=lambda pair: pair[0].rps)
@@ -127,8 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="per level; the median counts")
     parser.add_argument("--seconds", type=float, default=3.0, help="per level and round")
     parser.add_argument("--warmup", type=float, default=3.0, help="per server and model")
+    parser.add_argument("--set", action="append", default=[], metavar="MODEL.KEY=VALUE",
+                        help="try a model setting on this project's TorchServe "
+                             "(repacked archive), e.g. minilm.maxBatchDelay=2")  # fmt: skip
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="add to the environment of this project's TorchServe, e.g. "
+                             "OPENBLAS_NUM_THREADS=1")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    try:
+        tuned = settings_from(args.set)
+    except ValueError as error:
+        parser.error(str(error))
+    env = dict(item.partition("=")[::2] for item in args.env)
 
     folder = args.out / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True)
@@ -143,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             "levels": args.levels,
         },
         "server_settings": {
-            "torchserve": {name: model_settings(name) for name in args.models},
+            "torchserve": {
+                name: merged(model_settings(name), tuned.get(name, {})) for name in args.models
+            }
+            | ({"environment": env} if env else {}),
             "stock": stock_settings(),
             "flask": "gunicorn sync, workers = cores, 1 torch thread each (bench/gunicorn_conf.py)",
         },
@@ -164,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             # Every server is up for the whole run (an idle one takes no CPU) and they are
             # measured in turn, level by level: a burst of outside load on this shared
             # machine then falls on all contestants alike rather than on one of them.
-            factories = servers(Path(scratch), args.models)
+            factories = servers(Path(scratch), args.models, tuned, env)
             endpoints = {name: stack.enter_context(factories[name]()) for name in served}
             for model in args.models:
                 workload = WORKLOADS[model]
