@@ -13,6 +13,7 @@ LABELS = {
     "stock": "TorchServe (stock settings)",
     "flask": "Flask + gunicorn",
 }
+COLOURS = {"limit": "tab:gray", "torchserve": "tab:blue", "stock": "tab:orange", "flask": "tab:red"}
 NOMINAL = {"digits": 64, "cancer": 64, "minilm": 32}  # clients at which targets are judged
 
 
@@ -142,24 +143,23 @@ def plot(record: dict[str, Any], path: Path) -> None:
             if not runs:
                 continue
             clients = [run["concurrency"] for run in runs]
-            style = "--" if contestant == "limit" else "-"
-            axes[0][column].plot(
-                clients, [run["rps"] for run in runs], style, marker="o", label=label
-            )
-            if contestant != "limit":
-                axes[1][column].plot(
-                    clients, [run["p99_ms"] for run in runs], marker="o", label=label
-                )
+            # One colour per contestant in both rows; the limit dashed, and its p99 (of a
+            # whole batch call) is not a client's latency, so it is left out.
+            style = {"color": COLOURS[contestant], "marker": "o", "label": label}
+            limit = contestant == "limit"
+            axes[0][column].plot(clients, [r["rps"] for r in runs], "--" if limit else "-", **style)
+            if not limit:
+                axes[1][column].plot(clients, [r["p99_ms"] for r in runs], **style)
         axes[0][column].set_title(f"{model}: throughput")
         axes[0][column].set_ylabel("items/s")
         axes[1][column].set_title(f"{model}: p99 latency")
         axes[1][column].set_ylabel("ms")
-        axes[1][column].set_yscale("log")
         for row in (0, 1):
             axes[row][column].set_xscale("log", base=2)
+            axes[row][column].set_yscale("log")  # the contestants differ by orders of magnitude
             axes[row][column].set_xlabel("concurrent clients")
-            axes[row][column].grid(True, alpha=0.3)
-        axes[0][column].legend(fontsize=8)
+            axes[row][column].grid(True, which="both", alpha=0.3)
+            axes[row][column].legend(fontsize=8)
     figure.suptitle(f"{record['machine']['cores']}-core CPU, {record['started']}")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
