@@ -114,7 +114,7 @@ def markdown(record: dict[str, Any]) -> str:
                 f"| {label} | {run['concurrency']} | {run['rps']:.0f} | {spread(run)} | "
                 f"{run['p50_ms']:.1f} | "
                 f"{run['p95_ms']:.1f} | {run['p99_ms']:.1f} | {run['errors']} | "
-                f"{run.get('busy', 0):.0%} |"
+                f"{format(run['busy'], '.0%') if 'busy' in run else '-'} |"
             )
     lines += ["", "## Settings", "", "```json", json.dumps(record["server_settings"], indent=2),
               "```", ""]  # fmt: skip
