@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     missing = [name for name in ("digits", "cancer") if not (MODEL_STORE / f"{name}.mar").exists()]
     if missing:
         pytest.fail(f"archives {missing} missing from {MODEL_STORE}: run `make archive`")
-    run_dir: Path = tmp_path_factory.mktemp("torchserve")
+    with running_server(tmp_path_factory.mktemp("torchserve")) as instance:
+        yield instance
+
+
+@contextmanager
+def running_server(run_dir: Path, **settings: Any) -> Iterator[TorchServe]:
+    """A READY TorchServe on free loopback ports, always stopped; ``settings`` go to
+    TorchServe (models, model_store, and ``overrides`` merged over the port settings)."""
     inference, management, metrics, *grpc = free_ports(5)
     overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
-    instance = TorchServe(run_dir, overrides=overrides)
+    overrides |= settings.pop("overrides", {})
+    instance = TorchServe(run_dir, overrides=overrides, **settings)
     instance.start()
     try:
         instance.wait_ready(timeout=300)

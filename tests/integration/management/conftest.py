@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from client import Client
-from server.launcher import MODEL_STORE, ROOT, TorchServe, port_overrides
+from server.launcher import MODEL_STORE, ROOT, TorchServe
 from tests.integration.clients import client_for
-from tests.ports import free_ports
+from tests.integration.conftest import running_server
 
 V2_ARCHIVE = "cancer-2.0.mar"
 V3_ARCHIVE = "cancer-3.0.mar"  # outside the store, for registration by file:// URL
@@ -59,20 +59,13 @@ def outside_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="package")
 def registry(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     """TorchServe with enable_model_api=true on free ports, cancer 1.0 loaded."""
-    inference, management, metrics, *grpc = free_ports(5)
-    overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
-    instance = TorchServe(
+    with running_server(
         tmp_path_factory.mktemp("registry-run"),
         models=["cancer"],
         model_store=model_store,
-        overrides=overrides | {"enable_model_api": "true"},
-    )
-    instance.start()
-    try:
-        instance.wait_ready(timeout=300)
+        overrides={"enable_model_api": "true"},
+    ) as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 @pytest.fixture
