@@ -5,6 +5,7 @@ Subclasses say how to validate one request (``parse``), which model-input rows i
 - a request that fails validation gets its own 4xx JSON error and the rest of the batch
   still runs (a raised exception would fail every request in the batch with a 503);
 - torch threads are pinned from the model config, so workers don't oversubscribe cores;
+- every batch's size is recorded as the ``BatchSize`` histogram on ``/metrics``;
 - ``GET /models/<m>?customized=true`` returns the metadata the build wrote.
 """
 
@@ -16,7 +17,11 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 import torch
+from threadpoolctl import threadpool_limits
+from ts.metrics.dimension import Dimension
+from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from handlers.batching import Batch
@@ -32,6 +37,10 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
     def initialize(self, context: Any) -> None:
         settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
         torch.set_num_threads(int(settings.get("torch_threads", 1)))
+        # numpy's OpenBLAS (image decoding) runs one Python thread's work; its idle threads
+        # would spin for a core the frontend or torch needs. The launcher also sets
+        # OPENBLAS_NUM_THREADS=1; this covers a TorchServe started by hand.
+        threadpool_limits(limits=1, user_api="blas")
         self.settings = settings
         model_dir = context.system_properties["model_dir"]
         with open(os.path.join(model_dir, METADATA_FILE), encoding="utf-8") as file:
@@ -77,8 +86,9 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                 outputs = self.forward(batch.parts)
         return batch.split(outputs)
 
-    def postprocess(self, results: list[Any]) -> list[str]:
-        answers = []
+    def postprocess(self, results: list[Any]) -> list[str | bytes]:
+        self._record_batch_size(len(results))
+        answers: list[str | bytes] = []
         rejected = sum(isinstance(result, InputError) for result in results)
         for index, result in enumerate(results):
             self.context.set_response_content_type(index, "application/json")
@@ -91,8 +101,22 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                 answers.append(error_body(result))
             else:
                 outputs, request = result
-                answers.append(json.dumps(self.answer(outputs, request)))
+                # orjson writes numpy arrays directly: a 384-float embedding in ~10 us
+                # instead of ~190 us through json.dumps of a list.
+                answer = self.answer(outputs, request)
+                answers.append(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
         return answers
+
+    def _record_batch_size(self, size: int) -> None:
+        """One observation per batch, so /metrics shows whether batching happens.
+
+        TorchServe exports it as a Prometheus histogram (config.properties turns on
+        model_metrics_auto_detect); BatchSize_sum / BatchSize_count is the mean batch size.
+        """
+        labels = [Dimension("ModelName", self.context.model_name), Dimension("Level", "Model")]
+        self.context.metrics.add_metric(
+            "BatchSize", size, "count", dimensions=labels, metric_type=MetricTypes.HISTOGRAM
+        )
 
     def describe_handle(self) -> dict[str, Any]:
         return self.metadata

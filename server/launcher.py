@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "config.properties"
 MODEL_STORE = ROOT / "model_store"
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
+# Idle OpenMP (torch) and OpenBLAS (numpy) threads busy-wait for work by default: on a
+# small machine shared with the Java frontend and other workers they take the cores those
+# need (minilm's mixed-load p95 1-2 s -> 40-120 ms; docs/load-and-bench.md). Read when a
+# worker loads the libraries, so it is set here; the caller's environment wins.
+WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}
 
 
 class ServerError(RuntimeError):
@@ -118,7 +123,7 @@ class TorchServe:
         # TorchServe keeps its pid file in TMPDIR and the workers' sockets and unpacked
         # models in TEMP (java.io.tmpdir): a private folder lets instances run side by side.
         tmp = str(self.run_dir / "tmp")
-        env = dict(os.environ, TMPDIR=tmp, TEMP=tmp)
+        env = WORKER_ENV | dict(os.environ, TMPDIR=tmp, TEMP=tmp)
         java_home = find_java_home()
         if java_home:
             env["JAVA_HOME"] = str(java_home)

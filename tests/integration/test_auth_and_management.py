@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import requests
+import yaml
 
-from server.launcher import TorchServe
+from server.launcher import ROOT, TorchServe
 from tests.integration.conftest import Api
 
 INVALID_KEY = {
@@ -63,8 +64,10 @@ def test_customized_describe_returns_build_metadata(api: Api) -> None:
         assert metadata["model"] == name and metadata["labels"] == labels
         assert metadata["accuracy"]["held_out"] >= (0.97 if name == "digits" else 0.95)
         assert {"dataset", "input", "built_at"} <= set(metadata)
-        assert (description["batchSize"], description["maxBatchDelay"]) == (32, 5)
-        assert (description["minWorkers"], description["maxWorkers"]) == (1, 1)
+        # The archive's config/models/<name>.yaml is what the server applied.
+        packed = yaml.safe_load((ROOT / "config" / "models" / f"{name}.yaml").read_text())
+        for key in ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers"):
+            assert description[key] == packed[key], key
 
 
 def test_metrics_are_prometheus_without_token(server: TorchServe) -> None:

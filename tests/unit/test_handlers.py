@@ -17,8 +17,19 @@ from tests.images import render
 
 
 class FakeMetrics:
+    """Records the handler's own metrics as (name, value, unit, dimensions, type)."""
+
+    def __init__(self) -> None:
+        self.added: list[tuple[str, float, str, dict[str, str], str]] = []
+
     def add_time(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def add_metric(
+        self, name: str, value: float, unit: str, dimensions: list[Any], metric_type: Any
+    ) -> None:
+        labels = {dimension.name: dimension.value for dimension in dimensions}
+        self.added.append((name, value, unit, labels, metric_type.name))
 
 
 class FakeContext:
@@ -26,6 +37,7 @@ class FakeContext:
 
     def __init__(self, headers: list[dict[str, Any]]) -> None:
         self.headers = headers
+        self.model_name = "model"
         self.metrics = FakeMetrics()
         self.status: dict[int, int] = {}
         self.content_type: dict[int, str] = {}
@@ -104,6 +116,14 @@ def test_bad_request_in_a_batch_fails_alone_with_its_own_status() -> None:
         2: "application/json",
     }
     assert context.response_headers[0]["X-Batch-Rejected"] == "1"
+
+
+def test_each_batch_records_its_size_once() -> None:
+    handler = ready(VectorHandler(), CancerNet(), CANCER)
+    _, context = run(handler, [{"body": [1.0] * 30}] * 3, [JSON_PART] * 3)
+    assert context.metrics.added == [
+        ("BatchSize", 3, "count", {"ModelName": "model", "Level": "Model"}, "HISTOGRAM")
+    ]
 
 
 def test_a_batch_of_only_bad_requests_never_runs_the_model() -> None:

@@ -1,0 +1,43 @@
+"""The handlers' BatchSize histogram reaches /metrics and agrees with X-Batch-Size."""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from server.launcher import ROOT, TorchServe
+
+SEVEN = (ROOT / "examples" / "seven.png").read_bytes()
+LINE = re.compile(r'^BatchSize_(count|sum)\{ModelName="digits",[^}]*\} (\S+)$', re.M)
+REQUESTS = 48
+
+
+def batch_metric(server: TorchServe) -> dict[str, float]:
+    text = requests.get(f"{server.metrics_url}/metrics", timeout=10).text
+    return {"count": 0.0, "sum": 0.0} | {kind: float(value) for kind, value in LINE.findall(text)}
+
+
+def predict_seven(server: TorchServe) -> requests.Response:
+    headers = server.headers("inference") | {"Content-Type": "image/png"}
+    url = f"{server.inference_url}/predictions/digits"
+    return requests.post(url, data=SEVEN, headers=headers, timeout=30)
+
+
+def test_every_batch_is_observed_with_its_size(server: TorchServe) -> None:
+    before = batch_metric(server)
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda _: predict_seven(server), range(REQUESTS)))
+    assert [reply.status_code for reply in replies] == [200] * REQUESTS
+    # The frontend ingests the workers' metric lines asynchronously: poll, with a deadline.
+    deadline = time.monotonic() + 30
+    after = batch_metric(server)
+    while after["sum"] - before["sum"] < REQUESTS and time.monotonic() < deadline:
+        time.sleep(0.2)
+        after = batch_metric(server)
+    assert after["sum"] - before["sum"] == REQUESTS, "each request counted once"
+    # A batch of n answers n requests, each saying n: summing 1/n over replies counts batches.
+    batches = round(sum(1 / int(reply.headers["X-Batch-Size"]) for reply in replies))
+    assert after["count"] - before["count"] == batches, "/metrics and X-Batch-Size differ"
