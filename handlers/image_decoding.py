@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -67,7 +69,9 @@ def to_gray(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, rgba)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    if image.mode != "L":
+        image = image.convert("L")
+    return np.asarray(image, dtype=np.float32) / 255.0
 
 
 def ink_from_gray(gray: np.ndarray) -> np.ndarray:
@@ -77,12 +81,47 @@ def ink_from_gray(gray: np.ndarray) -> np.ndarray:
     light ink, as in the training scans. Then the lighting is estimated and subtracted.
     """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    ink = 1.0 - gray if float(np.median(border)) > 0.5 else gray
-    ink = np.clip(ink - background_of(ink), 0.0, None)
-    span = float(np.percentile(ink, 99.9))
+    ink = 1.0 - gray if _median(border) > 0.5 else gray
+    background = background_of(ink)
+    ink = np.subtract(ink, background, out=background)  # into the fresh surface: no copy
+    np.maximum(ink, 0.0, out=ink)  # in place, as are the clips below
+    span = _percentile(ink, 99.9)
     if span < 0.1:
         raise InputError("image is blank: no digit stands out from the background")
-    return np.clip(ink / span, 0.0, 1.0)
+    ink /= span
+    return np.minimum(ink, 1.0, out=ink)
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array, NaN included, by one partition and no generality."""
+    if values.dtype not in (np.float32, np.float64):  # numpy's own rules for the rest
+        return float(np.median(values))
+    middle = values.size // 2
+    part = np.partition(values, (middle - 1, middle, values.size - 1))
+    if np.isnan(part[-1]):
+        return float("nan")
+    if values.size % 2:
+        return float(part[middle])
+    return float((part[middle - 1] + part[middle]) / 2)  # in the array's dtype, as numpy
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """``np.percentile(values, q)`` (linear method) without its general-case overhead."""
+    if values.dtype != np.float64:  # the interpolation below is float64's
+        return float(np.percentile(values, q))
+    flat = values.ravel()
+    position = (flat.size - 1) * (q / 100)
+    lower = int(position)
+    # One pivot is several times cheaper than two; the next value up is then the
+    # smallest of those above it. np.partition copies, so ``values`` keeps its order.
+    part = np.partition(flat, lower)
+    low = float(part[lower])
+    high = float(part[lower + 1 :].min()) if lower + 1 < flat.size else low
+    gamma = position - lower
+    # numpy's _lerp: interpolate from the nearer end, so q=100 gives the max exactly
+    if gamma >= 0.5:
+        return high - (high - low) * (1 - gamma)
+    return low + (high - low) * gamma
 
 
 def background_of(ink: np.ndarray, rounds: int = 3) -> np.ndarray:
@@ -94,61 +133,180 @@ def background_of(ink: np.ndarray, rounds: int = 3) -> np.ndarray:
     height, width = ink.shape
     scale = min(1.0, 64 / max(height, width))  # fit on a small copy, evaluate everywhere
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small_image = Image.fromarray(ink.astype(np.float32), mode="F")
-    small = np.asarray(small_image.resize(small_size, Image.Resampling.BOX)).ravel()
-    basis_small = _quadratic_basis(small_size[1], small_size[0])
-    paper = np.ones(small.shape, dtype=bool)
-    coefficients = np.zeros(basis_small.shape[1])
-    for _ in range(rounds):
-        coefficients = np.linalg.lstsq(basis_small[paper], small[paper], rcond=None)[0]
-        residual = small - basis_small @ coefficients
+    small_image = Image.fromarray(ink.astype(np.float32, copy=False), mode="F")
+    small = np.asarray(small_image.resize(small_size, Image.Resampling.BOX)).astype(np.float64)
+    paper: np.ndarray | None = None  # every pixel, to begin with
+    coefficients = np.zeros(len(_TERMS))
+    for round_ in range(rounds):
+        coefficients = _fit_quadratic(small, paper)
+        if round_ == rounds - 1:
+            break  # the last fit is the answer: re-splitting the pixels would be wasted
+        residual = small - _quadratic_surface(coefficients, *small.shape)
         paper = residual <= otsu_threshold(residual)
-        if paper.sum() < basis_small.shape[1]:
+        if np.count_nonzero(paper) < len(_TERMS):
             break
-    return (_quadratic_basis(height, width) @ coefficients).reshape(height, width)
+    return _quadratic_surface(coefficients, height, width)
 
 
+def _fit_quadratic(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``lstsq(_quadratic_basis(h, w)[mask], values[mask])`` by the 6x6 normal equations.
+
+    The basis on [-1, 1] is well conditioned, so squaring it loses nothing that matters
+    in float64 and skips an SVD of a (pixels, 6) matrix; a singular or ill-conditioned
+    system (a 1xN image, paper on one row) falls back to lstsq's minimum-norm answer.
+    ``mask`` None means every pixel.
+    """
+    if mask is None:  # then the normal matrix depends only on the grid's size
+        gram, solvable = _grid_gram(*values.shape)
+        weighted = values
+    else:
+        weights = mask.astype(np.float64)
+        gram = _gram(weights)
+        solvable = _well_conditioned(gram)
+        weighted = values * weights  # zero weight drops a pixel without copying rows out
+    if solvable:
+        return np.linalg.solve(gram, _moments(weighted))
+    basis = _quadratic_basis(*values.shape)
+    if mask is None:
+        return np.linalg.lstsq(basis, values.ravel(), rcond=None)[0]
+    flat_mask = mask.ravel()
+    return np.linalg.lstsq(basis[flat_mask], values.ravel()[flat_mask], rcond=None)[0]
+
+
+# The basis's columns as powers (i, j) of x^i y^j: 1, x, y, x^2, xy, y^2.
+_TERMS = ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
+_TERM_X, _TERM_Y = np.array(_TERMS).T
+_GRAM_X = _TERM_X[:, None] + _TERM_X  # basis.T @ basis [a, b] sums x^_GRAM_X y^_GRAM_Y
+_GRAM_Y = _TERM_Y[:, None] + _TERM_Y
+
+
+def _gram(weights: np.ndarray) -> np.ndarray:
+    """``basis.T @ (basis * weights.ravel()[:, None])`` for a (height, width) weight grid.
+
+    Each entry is a weighted sum of x^i y^j, which on a grid is ypowers.T @ weights @
+    xpowers: two small products instead of one over a (pixels, 6) matrix.
+    """
+    height, width = weights.shape
+    sums = _axis_powers(height).T @ (weights @ _axis_powers(width))
+    return sums[_GRAM_Y, _GRAM_X]
+
+
+def _moments(weighted: np.ndarray) -> np.ndarray:
+    """``basis.T @ weighted.ravel()``: the right-hand side of the normal equations."""
+    height, width = weighted.shape
+    sums = _axis_powers(height)[:, :3].T @ (weighted @ _axis_powers(width)[:, :3])
+    return sums[_TERM_Y, _TERM_X]
+
+
+def _well_conditioned(gram: np.ndarray) -> bool:
+    """Whether the normal equations give lstsq's answer to far better than float32."""
+    eigenvalues = np.linalg.eigvalsh(gram)
+    return bool(eigenvalues[0] > eigenvalues[-1] * 1e-8)
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_gram(height: int, width: int) -> tuple[np.ndarray, bool]:
+    """The normal matrix over every pixel of a grid, read-only, and whether to use it."""
+    gram = _gram(np.ones((height, width)))
+    gram.flags.writeable = False
+    return gram, _well_conditioned(gram)
+
+
+@functools.lru_cache(maxsize=8)
+def _axis(size: int) -> np.ndarray:
+    """``linspace(-1, 1, size)``, read-only: the coordinates along one image axis."""
+    axis = np.linspace(-1, 1, size)
+    axis.flags.writeable = False
+    return axis
+
+
+@functools.lru_cache(maxsize=8)
+def _axis_powers(size: int) -> np.ndarray:
+    """Columns axis^0 .. axis^4, read-only: the powers the normal equations sum."""
+    powers = _axis(size)[:, None] ** np.arange(5)
+    powers.flags.writeable = False
+    return powers
+
+
+@functools.lru_cache(maxsize=4)
 def _quadratic_basis(height: int, width: int) -> np.ndarray:
     """Columns 1, x, y, x^2, xy, y^2 over a height x width grid scaled to [-1, 1]."""
-    rows, cols = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    rows, cols = np.meshgrid(_axis(height), _axis(width), indexing="ij")
     x, y = cols.ravel(), rows.ravel()
-    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    basis.flags.writeable = False  # cached and shared between calls
+    return basis
+
+
+def _quadratic_surface(coefficients: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``(_quadratic_basis(height, width) @ coefficients).reshape(height, width)``.
+
+    The surface is sum c[j, i] y^j x^i, i.e. ypowers @ c @ xpowers.T: one small matrix
+    product from the 1-D axes, with no (height * width, 6) matrix made.
+    """
+    grid = np.zeros((3, 3))
+    grid[_TERM_Y, _TERM_X] = coefficients
+    return _axis_powers(height)[:, :3] @ grid @ _axis_powers(width)[:, :3].T
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     """The cut that best separates ``values`` into two classes (Otsu's method)."""
-    counts, edges = np.histogram(values, bins=bins)
+    counts, edges = _histogram(values, bins)
     centres = (edges[:-1] + edges[1:]) / 2
-    weight_low = np.cumsum(counts)
+    weight_low = counts.cumsum()
     weight_high = weight_low[-1] - weight_low
-    sum_low = np.cumsum(counts * centres)
+    sum_low = (counts * centres).cumsum()
     mean_low = sum_low / np.maximum(weight_low, 1)
     mean_high = (sum_low[-1] - sum_low) / np.maximum(weight_high, 1)
     between = weight_low * weight_high * (mean_low - mean_high) ** 2
-    return float(edges[int(np.argmax(between)) + 1])
+    return float(edges[int(between.argmax()) + 1])
+
+
+def _histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.histogram(values, bins)`` for finite values: the same edges and counts.
+
+    np.histogram's generality (weights, ranges, blocks) costs more than the counting on
+    a few thousand values; this takes its uniform-bin path, corrections included.
+    """
+    flat = values.ravel()
+    if flat.dtype != np.float64 or flat.size == 0:  # other edge types, or no range
+        return np.histogram(flat, bins)
+    low, high = float(flat.min()), float(flat.max())
+    if not (math.isfinite(low) and math.isfinite(high)):  # np.histogram's own error
+        return np.histogram(flat, bins)
+    if low == high:  # np.histogram widens an empty range the same way
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, bins + 1)
+    index = ((flat - low) * (bins / (high - low))).astype(np.intp)
+    np.minimum(index, bins - 1, out=index)
+    # The scaled value can land an ulp off near an edge: settle it against the edges
+    # themselves, as np.histogram does. That is rare, so only check for it cheaply.
+    below = flat < edges.take(index)
+    above = flat >= np.append(edges[1:-1], np.inf).take(index)  # the last bin is closed
+    if below.any() or above.any():
+        index = index - below + above
+    return np.bincount(index, minlength=bins), edges
 
 
 def ink_to_grid(ink: np.ndarray) -> np.ndarray:
     """Crop ink to the digit, fit it centred in a square canvas, average it into 8x8."""
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    strong = ink > INK_THRESHOLD
+    rows = np.flatnonzero(strong.any(axis=1))
+    cols = np.flatnonzero(strong.any(axis=0))
     if rows.size == 0:
         raise InputError("image is blank: no digit stands out from the background")
-    digit = np.where(ink > INK_THRESHOLD / 2, ink, 0.0)[
-        rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1
-    ]
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    digit = np.where(crop > INK_THRESHOLD / 2, crop, 0.0).astype(np.float32)  # specks to 0
     height, width = digit.shape
     scale = CANVAS / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = np.asarray(
-        Image.fromarray(digit.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX)
-    )
+    fitted = np.asarray(Image.fromarray(digit, mode="F").resize(size, Image.Resampling.BOX))
     canvas = np.zeros((CANVAS, CANVAS), dtype=np.float32)
     top, left = (CANVAS - size[1]) // 2, (CANVAS - size[0]) // 2
     canvas[top : top + size[1], left : left + size[0]] = fitted
     block = CANVAS // GRID
-    grid = canvas.reshape(GRID, block, GRID, block).mean(axis=(1, 3))
-    return np.clip(grid, 0.0, 1.0)
+    grid = canvas.reshape(GRID, block, GRID, block).sum(axis=(1, 3)) / (block * block)
+    return np.minimum(np.maximum(grid, 0.0), 1.0)  # np.clip, without its wrapper's cost
 
 
 def image_to_grid(image: Image.Image) -> np.ndarray:
