@@ -23,6 +23,7 @@ from server.java import find_java_home
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "config.properties"
+LOG_CONFIG = ROOT / "config" / "log4j2.xml"  # one file per line, INFO (upstream: DEBUG, x3)
 MODEL_STORE = ROOT / "model_store"
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
 # Idle OpenMP (torch) and OpenBLAS (numpy) threads busy-wait for work by default: on a
@@ -87,6 +88,7 @@ class TorchServe:
     models: list[str] = field(default_factory=list)  # names of .mar files in model_store
     model_store: Path = MODEL_STORE
     config: Path = CONFIG
+    log_config: Path | None = LOG_CONFIG  # None: TorchServe's built-in logging
     overrides: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -136,6 +138,8 @@ class TorchServe:
             "--model-store", str(self.model_store),
             "--models", *(f"{name}={name}.mar" for name in self.models),
         ]  # fmt: skip
+        if self.log_config is not None:
+            command += ["--log-config", str(self.log_config)]
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
                 command,
