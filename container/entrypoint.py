@@ -14,7 +14,7 @@ Environment (every variable optional):
 
 ``--set KEY=VALUE`` overrides any config.properties key and wins over the environment.
 
-Workers: every archive pins its own (config/models/<name>.yaml: one worker, sized for two
+Workers: every archive pins its own (config/models/<name>.yaml: workers x threads = two
 cores) and TorchServe lets an archive's minWorkers/maxWorkers beat
 ``default_workers_per_model``, so that key cannot change them. ``TS_WORKERS=N`` instead
 scales every model to exactly N workers through the management API once it is READY. Each

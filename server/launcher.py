@@ -203,7 +203,11 @@ class TorchServe:
         return [worker.get("status", "") for worker in response.json()[0].get("workers", [])]
 
     def wait_ready(self, timeout: float = 180.0, poll: float = 0.5) -> None:
-        """Block until every model has a READY worker; fail fast if the server dies."""
+        """Block until every worker of every model is READY; fail fast if the server dies.
+
+        All of them, not one: a benchmark or a test that starts while a model's second
+        worker still loads would measure (or see) half a model.
+        """
         deadline = time.monotonic() + timeout
         pending = list(self.models)
         while pending:
@@ -211,9 +215,9 @@ class TorchServe:
                 raise ServerError(f"TorchServe exited during start-up:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise ServerError(
-                    f"models {pending} had no READY worker after {timeout:.0f}s:\n{self.log_tail()}"
+                    f"models {pending} not all READY after {timeout:.0f}s:\n{self.log_tail()}"
                 )
-            pending = [name for name in pending if "READY" not in self.model_status(name)]
+            pending = [name for name in pending if not all_ready(self.model_status(name))]
             if pending:
                 time.sleep(poll)  # polling interval of the readiness check, not a wait for it
 
@@ -262,6 +266,11 @@ class TorchServe:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+def all_ready(statuses: list[str]) -> bool:
+    """Whether a model has workers and every one of them is READY."""
+    return bool(statuses) and all(status == "READY" for status in statuses)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -91,7 +91,7 @@ def test_models_describe_customized(capsys: pytest.CaptureFixture[str]) -> None:
     assert header == "cancer 1.0"
     assert fields["archive"] == "cancer.mar"
     assert fields["workers"] == "1 (READY); min 1, max 1"
-    assert fields["batching"] == "up to 32 per batch, 5 ms delay"
+    assert fields["batching"] == "up to 32 per batch, 1 ms delay"
     assert fields["labels"] == "malignant, benign"
     assert float(fields["held-out accuracy"]) >= 0.95
 

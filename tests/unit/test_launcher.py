@@ -6,6 +6,7 @@ from server import java
 from server.launcher import (
     CONFIG,
     TorchServe,
+    all_ready,
     port_overrides,
     read_properties,
     render_properties,
@@ -78,3 +79,9 @@ def test_no_auth_header_when_token_auth_is_off(tmp_path: Path) -> None:
     secured = TorchServe(tmp_path, models=["x"])
     with pytest.raises(FileNotFoundError):  # no key file yet: TorchServe writes it at start
         secured.headers()
+
+
+def test_a_model_is_ready_only_when_every_worker_is() -> None:
+    assert all_ready(["READY", "READY"])
+    assert not all_ready(["READY", "UNLOADING"]), "a second worker still loading"
+    assert not all_ready([]), "no workers (or no answer) is not ready"
