@@ -42,6 +42,11 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         # OPENBLAS_NUM_THREADS=1; this covers a TorchServe started by hand.
         threadpool_limits(limits=1, user_api="blas")
         self.settings = settings
+        # Labels of the BatchSize metric: fixed for the worker's life, so built once here.
+        self.batch_size_labels = [
+            Dimension("ModelName", context.model_name),
+            Dimension("Level", "Model"),
+        ]
         model_dir = context.system_properties["model_dir"]
         with open(os.path.join(model_dir, METADATA_FILE), encoding="utf-8") as file:
             self.metadata = json.load(file)
@@ -113,9 +118,12 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         TorchServe exports it as a Prometheus histogram (config.properties turns on
         model_metrics_auto_detect); BatchSize_sum / BatchSize_count is the mean batch size.
         """
-        labels = [Dimension("ModelName", self.context.model_name), Dimension("Level", "Model")]
         self.context.metrics.add_metric(
-            "BatchSize", size, "count", dimensions=labels, metric_type=MetricTypes.HISTOGRAM
+            "BatchSize",
+            size,
+            "count",
+            dimensions=self.batch_size_labels,
+            metric_type=MetricTypes.HISTOGRAM,
         )
 
     def describe_handle(self) -> dict[str, Any]:

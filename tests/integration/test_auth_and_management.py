@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import requests
-import yaml
+from typing import Any
 
-from server.launcher import ROOT, TorchServe
+import requests
+
+from batch.archive import read_archive
+from server.launcher import TorchServe
 from tests.integration.conftest import Api
 
 INVALID_KEY = {
@@ -44,17 +46,22 @@ def test_registration_api_is_off(api: Api) -> None:
     assert response.status_code == 405, response.text
 
 
-def test_every_model_is_listed_with_its_workers_ready(api: Api) -> None:
+def packed_config(server: TorchServe, name: str) -> dict[str, Any]:
+    """The model-config YAML packed in ``name``'s archive: what the server should apply."""
+    return read_archive(server.model_store / f"{name}.mar").config
+
+
+def test_every_model_is_listed_with_its_workers_ready(server: TorchServe, api: Api) -> None:
     listed = {model["modelName"] for model in api.manage("GET", "/models").json()["models"]}
     assert listed == {"cancer", "digits", "minilm"}
     for name in listed:
-        packed = yaml.safe_load((ROOT / "config" / "models" / f"{name}.yaml").read_text())
+        packed = packed_config(server, name)
         workers = api.manage("GET", f"/models/{name}").json()[0]["workers"]
         statuses = [worker["status"] for worker in workers]
         assert statuses == ["READY"] * packed["minWorkers"], workers
 
 
-def test_customized_describe_returns_build_metadata(api: Api) -> None:
+def test_customized_describe_returns_build_metadata(server: TorchServe, api: Api) -> None:
     for name, labels in (
         ("digits", [str(d) for d in range(10)]),
         ("cancer", ["malignant", "benign"]),
@@ -66,8 +73,7 @@ def test_customized_describe_returns_build_metadata(api: Api) -> None:
         assert metadata["model"] == name and metadata["labels"] == labels
         assert metadata["accuracy"]["held_out"] >= (0.97 if name == "digits" else 0.95)
         assert {"dataset", "input", "built_at"} <= set(metadata)
-        # The archive's config/models/<name>.yaml is what the server applied.
-        packed = yaml.safe_load((ROOT / "config" / "models" / f"{name}.yaml").read_text())
+        packed = packed_config(server, name)
         for key in ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers"):
             assert description[key] == packed[key], key
 

@@ -17,7 +17,7 @@ def appears(path: Path, text: str, timeout: float = 10.0) -> bool:
     while time.monotonic() < deadline:
         if path.exists() and text in path.read_text():
             return True
-        time.sleep(0.1)
+        time.sleep(0.1)  # polling interval, bounded by the deadline
     return False
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from sklearn.datasets import load_digits
+from ts.metrics.dimension import Dimension
 
 from handlers.batched_handler import BatchedHandler
 from handlers.image_handler import ImageHandler
@@ -62,6 +63,7 @@ def ready(handler: BatchedHandler, model: torch.nn.Module, metadata: dict[str, A
     handler.device = torch.device("cpu")
     handler.metadata = metadata
     handler.settings = {"top_k": 3}
+    handler.batch_size_labels = [Dimension("ModelName", "model"), Dimension("Level", "Model")]
     handler.initialized = True
     return handler
 
