@@ -25,7 +25,15 @@ from typing import Any
 import requests
 import yaml
 
-from server.launcher import MODEL_STORE, ROOT, ServerError, TorchServe, port_overrides
+from server.launcher import (
+    LOG_CONFIG,
+    MODEL_STORE,
+    ROOT,
+    WORKER_ENV,
+    ServerError,
+    TorchServe,
+    port_overrides,
+)
 from tests.ports import free_ports
 
 CORES = os.cpu_count() or 1
@@ -94,10 +102,12 @@ def torchserve(
     env: dict[str, str] | None = None,
     store: Path = MODEL_STORE,
     overrides: dict[str, str] | None = None,
+    upstream: bool = False,
 ) -> Iterator[Endpoint]:
     """TorchServe serving ``models`` from ``store``; ``settings`` per model re-pack their
     archives; ``env`` is added to the environment TorchServe and its workers start with;
-    ``overrides`` are config.properties keys beside the ports."""
+    ``overrides`` are config.properties keys beside the ports. ``upstream``: without this
+    project's worker environment and logging (TorchServe's own log4j2 setup, sync)."""
     if settings:
         source, store = store, run_dir / "model_store"
         for name in models:
@@ -109,8 +119,15 @@ def torchserve(
                 shutil.copy2(archive, store / archive.name)
     inference, management, metrics, *grpc = free_ports(5)
     ports = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
+    if upstream:
+        overrides = (overrides or {}) | {"async_logging": "false"}
     server = TorchServe(
-        run_dir / "server", models=models, model_store=store, overrides=ports | (overrides or {})
+        run_dir / "server",
+        models=models,
+        model_store=store,
+        overrides=ports | (overrides or {}),
+        log_config=None if upstream else LOG_CONFIG,
+        worker_env={} if upstream else dict(WORKER_ENV),
     )
     with _environment(env or {}):
         server.start()

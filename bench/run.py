@@ -64,7 +64,7 @@ def servers(
     stock = {name: stock_settings() for name in models}
     return {
         "torchserve": lambda: torchserve(run_dir / "torchserve", models, tuned or None, env),
-        "stock": lambda: torchserve(run_dir / "stock", models, stock),
+        "stock": lambda: torchserve(run_dir / "stock", models, stock, upstream=True),
         "flask": lambda: flask_gunicorn(run_dir / "flask"),
     }
 
@@ -153,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="concurrent clients")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="per level; the median counts")
     parser.add_argument("--seconds", type=float, default=3.0, help="per level and round")
-    parser.add_argument("--warmup", type=float, default=3.0, help="per server and model")
+    # TorchServe's Java frontend compiles its hot paths for ~25 s of minilm traffic (the C2
+    # compiler thread takes 0.1-0.2 of a core meanwhile, 0.007 after): measure it warm.
+    parser.add_argument("--warmup", type=float, default=30.0,
+                        help="seconds per server and model at the nominal load")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="MODEL.KEY=VALUE",
                         help="try a model setting on this project's TorchServe "
                              "(repacked archive), e.g. minilm.maxBatchDelay=2")  # fmt: skip

@@ -24,6 +24,13 @@ MAX_PIXELS = 40_000_000  # a 40 MP photo; larger is a decompression bomb, not a 
 GRID = 8  # the model's input is GRID x GRID
 CANVAS = 32  # the digit is fitted into CANVAS x CANVAS, then averaged into GRID x GRID
 INK_THRESHOLD = 0.25  # fraction of the ink range that counts as part of the digit
+# The numpy work below is per pixel: an image of HALVE_FROM px or more (long side) is first
+# halved by a 2x2 box average, in C. Strokes keep their shape; a 96 px render costs 0.53 ->
+# 0.34 ms, held-out accuracy unchanged. Reducing further costs photos detail: a 480 px
+# photo brought to 48 px matches its training frame less (correlation 0.81 -> 0.77).
+HALVE_FROM = 96
+FIT_SIZE = 32  # the lighting fit runs on a copy at most this big: lighting is smooth
+FIT_ROUNDS = 3  # fit on every pixel, then twice on the pixels Otsu's cut calls paper
 
 
 def image_from_json(document: Any) -> bytes:
@@ -64,13 +71,16 @@ def decode_image(data: bytes) -> Image.Image:
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
-    """Luminance in [0, 1], with any transparency composited onto white paper."""
+    """Luminance in [0, 1], with any transparency composited onto white paper; halved
+    when its long side is HALVE_FROM or more."""
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, rgba)
     if image.mode != "L":
         image = image.convert("L")
+    if max(image.size) >= HALVE_FROM:
+        image = image.reduce(2)
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
@@ -124,14 +134,14 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return low + (high - low) * gamma
 
 
-def background_of(ink: np.ndarray, rounds: int = 3) -> np.ndarray:
+def background_of(ink: np.ndarray, rounds: int = FIT_ROUNDS) -> np.ndarray:
     """The paper's level under the strokes: a quadratic surface fitted to paper pixels.
 
     Uneven lighting is smooth, so a quadratic in (x, y) captures it; the fit is repeated
     on the pixels that Otsu's threshold puts below the ink, so strokes don't lift it.
     """
     height, width = ink.shape
-    scale = min(1.0, 64 / max(height, width))  # fit on a small copy, evaluate everywhere
+    scale = min(1.0, FIT_SIZE / max(height, width))  # fit on a small copy, evaluate everywhere
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small_image = Image.fromarray(ink.astype(np.float32, copy=False), mode="F")
     small = np.asarray(small_image.resize(small_size, Image.Resampling.BOX)).astype(np.float64)
@@ -276,7 +286,7 @@ def _histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
         return np.histogram(flat, bins)
     if low == high:  # np.histogram widens an empty range the same way
         low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, bins + 1)
+    edges = _linspace(low, high, bins + 1)
     index = ((flat - low) * (bins / (high - low))).astype(np.intp)
     np.minimum(index, bins - 1, out=index)
     # The scaled value can land an ulp off near an edge: settle it against the edges
@@ -286,6 +296,21 @@ def _histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     if below.any() or above.any():
         index = index - below + above
     return np.bincount(index, minlength=bins), edges
+
+
+def _linspace(start: float, stop: float, num: int) -> np.ndarray:
+    """``np.linspace(start, stop, num)`` for floats, bit for bit, without its ~5 us of
+    argument handling: the same steps in the same order (arange * step + start)."""
+    if num < 2 or stop == start:  # numpy's own special cases (no step, a zero step)
+        return np.linspace(start, stop, num)
+    step = (stop - start) / (num - 1)
+    if step == 0:  # a denormal range: numpy divides first, then multiplies
+        return np.linspace(start, stop, num)
+    values = np.arange(num, dtype=np.float64)
+    values *= step
+    values += start
+    values[-1] = stop
+    return values
 
 
 def ink_to_grid(ink: np.ndarray) -> np.ndarray:

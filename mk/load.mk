@@ -18,7 +18,7 @@ bench-tools: ## install wrk, the benchmark's load generator (apt), if missing
 		command -v apt-get >/dev/null || { echo "install wrk: https://github.com/wg/wrk" >&2; exit 1; }; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 
-bench: install-dev bench-tools archive ## limit vs TorchServe (tuned, stock) vs Flask (~10 min)
+bench: install-dev bench-tools archive ## limit vs TorchServe (tuned, stock) vs Flask (~13 min)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 bench-sweep: install-dev bench-tools archive ## sweep TorchServe batch, delay, workers, threads (~20 min)

@@ -90,6 +90,7 @@ class TorchServe:
     config: Path = CONFIG
     log_config: Path | None = LOG_CONFIG  # None: TorchServe's built-in logging
     overrides: dict[str, str] = field(default_factory=dict)
+    worker_env: dict[str, str] = field(default_factory=lambda: dict(WORKER_ENV))  # {}: none
 
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir.resolve()
@@ -125,7 +126,7 @@ class TorchServe:
         # TorchServe keeps its pid file in TMPDIR and the workers' sockets and unpacked
         # models in TEMP (java.io.tmpdir): a private folder lets instances run side by side.
         tmp = str(self.run_dir / "tmp")
-        env = WORKER_ENV | dict(os.environ, TMPDIR=tmp, TEMP=tmp)
+        env = self.worker_env | dict(os.environ, TMPDIR=tmp, TEMP=tmp)
         java_home = find_java_home()
         if java_home:
             env["JAVA_HOME"] = str(java_home)

@@ -12,6 +12,7 @@ from handlers.image_decoding import (
     image_from_json,
     image_to_grid,
     otsu_threshold,
+    to_gray,
 )
 from models.digits import framed
 from tests.images import encode, photo, render
@@ -119,3 +120,14 @@ def test_bad_json_image_is_named(document: object, message: str) -> None:
 def test_otsu_splits_two_clusters() -> None:
     values = np.concatenate([np.full(100, 0.1), np.full(30, 0.9)])
     assert 0.1 < otsu_threshold(values) < 0.9
+
+
+@pytest.mark.parametrize(("size", "expected"), [(95, 95), (96, 48), (150, 75)])
+def test_large_images_are_halved_before_the_numpy_work(size: int, expected: int) -> None:
+    assert to_gray(decode_image(render(SEVEN, size))).shape == (expected, expected)
+
+
+def test_a_halved_image_gives_the_grid_of_the_full_one() -> None:
+    full = grid_of(render(SEVEN, 95))
+    halved = grid_of(render(SEVEN, 96))
+    assert np.abs(full - halved).mean() < 0.02

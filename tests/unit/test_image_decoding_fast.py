@@ -13,8 +13,11 @@ from sklearn.datasets import load_digits
 
 from handlers import image_decoding
 from handlers.image_decoding import (
+    FIT_ROUNDS,
+    FIT_SIZE,
     _fit_quadratic,
     _histogram,
+    _linspace,
     _median,
     _percentile,
     _quadratic_surface,
@@ -46,12 +49,12 @@ def reference_otsu(values: np.ndarray, bins: int = 64) -> float:
     return float(edges[int(np.argmax(between)) + 1])
 
 
-def reference_background(ink: np.ndarray, rounds: int = 3) -> np.ndarray:
+def reference_background(ink: np.ndarray, rounds: int = FIT_ROUNDS) -> np.ndarray:
     """background_of as first written: lstsq on a (pixels, 6) basis, np.histogram Otsu."""
     from PIL import Image
 
     height, width = ink.shape
-    scale = min(1.0, 64 / max(height, width))
+    scale = min(1.0, FIT_SIZE / max(height, width))
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small_image = Image.fromarray(ink.astype(np.float32), mode="F")
     small = np.asarray(small_image.resize(small_size, Image.Resampling.BOX)).ravel()
@@ -179,3 +182,20 @@ def test_other_inputs_follow_np_histogram(values: np.ndarray) -> None:
 def test_non_finite_values_raise_np_histograms_error(bad: float) -> None:
     with pytest.raises(ValueError, match="autodetected range of"):
         otsu_threshold(np.array([0.0, bad, 1.0]))
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "num"),
+    [
+        (0.0, 1.0, 65),
+        (-0.3, 1.7, 65),
+        (1e3, 1e3 + 1e-9, 65),
+        (0.1, 0.7, 7),
+        (2.0, 2.0, 5),
+        (0.0, 5e-324, 3),
+        (0.5, 1.5, 1),
+        (0.0, 1.0, 2),
+    ],
+)
+def test_linspace_is_numpys_bit_for_bit(start: float, stop: float, num: int) -> None:
+    np.testing.assert_array_equal(_linspace(start, stop, num), np.linspace(start, stop, num))

@@ -1,8 +1,9 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from server import java
+from server import java, launcher
 from server.launcher import (
     CONFIG,
     TorchServe,
@@ -85,3 +86,28 @@ def test_a_model_is_ready_only_when_every_worker_is() -> None:
     assert all_ready(["READY", "READY"])
     assert not all_ready(["READY", "UNLOADING"]), "a second worker still loading"
     assert not all_ready([]), "no workers (or no answer) is not ready"
+
+
+@pytest.mark.parametrize("upstream", [False, True])
+def test_worker_env_and_log_config_reach_torchserve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, upstream: bool
+) -> None:
+    """The bench's "stock" contestant starts TorchServe without this project's worker
+    environment and logging; the default start has both, and the caller's env wins."""
+    started: dict[str, Any] = {}
+
+    class FakePopen:
+        pid = 4242
+
+        def __init__(self, command: list[str], **kwargs: Any) -> None:
+            started.update(command=command, env=kwargs["env"])
+
+    monkeypatch.setattr(launcher, "find_java_home", lambda: None)
+    monkeypatch.setattr(launcher.subprocess, "Popen", FakePopen)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    options: dict[str, Any] = {"log_config": None, "worker_env": {}} if upstream else {}
+    TorchServe(tmp_path, models=["digits"], **options).start()
+    assert started["env"]["OPENBLAS_NUM_THREADS"] == "3"
+    assert ("OMP_WAIT_POLICY" in started["env"]) is not upstream
+    assert ("--log-config" in started["command"]) is not upstream
