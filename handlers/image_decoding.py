@@ -142,9 +142,8 @@ def background_of(ink: np.ndarray, rounds: int = FIT_ROUNDS) -> np.ndarray:
     """
     height, width = ink.shape
     scale = min(1.0, FIT_SIZE / max(height, width))  # fit on a small copy, evaluate everywhere
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small_image = Image.fromarray(ink.astype(np.float32, copy=False), mode="F")
-    small = np.asarray(small_image.resize(small_size, Image.Resampling.BOX)).astype(np.float64)
+    small_height, small_width = max(1, round(height * scale)), max(1, round(width * scale))
+    small = _box_weights(height, small_height).T @ ink @ _box_weights(width, small_width)
     paper: np.ndarray | None = None  # every pixel, to begin with
     coefficients = np.zeros(len(_TERMS))
     for round_ in range(rounds):
@@ -321,17 +320,44 @@ def ink_to_grid(ink: np.ndarray) -> np.ndarray:
     if rows.size == 0:
         raise InputError("image is blank: no digit stands out from the background")
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    digit = np.where(crop > INK_THRESHOLD / 2, crop, 0.0).astype(np.float32)  # specks to 0
-    height, width = digit.shape
-    scale = CANVAS / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = np.asarray(Image.fromarray(digit, mode="F").resize(size, Image.Resampling.BOX))
-    canvas = np.zeros((CANVAS, CANVAS), dtype=np.float32)
-    top, left = (CANVAS - size[1]) // 2, (CANVAS - size[0]) // 2
-    canvas[top : top + size[1], left : left + size[0]] = fitted
-    block = CANVAS // GRID
-    grid = canvas.reshape(GRID, block, GRID, block).sum(axis=(1, 3)) / (block * block)
+    digit = np.where(crop > INK_THRESHOLD / 2, crop, 0.0)  # specks to 0
+    to_rows, to_cols = _framing(*digit.shape)
+    grid = to_rows @ digit @ to_cols
     return np.minimum(np.maximum(grid, 0.0), 1.0)  # np.clip, without its wrapper's cost
+
+
+@functools.lru_cache(maxsize=512)
+def _framing(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(to_rows, to_cols): ``to_rows @ crop @ to_cols`` is a height x width crop resized to
+    fit CANVAS x CANVAS (box filter), centred, and averaged in blocks into GRID x GRID.
+
+    Each step is linear, so the three fold into two small matrices per crop size: two
+    matrix products replace an image round trip, a resize, a canvas and a block sum.
+    """
+    scale = CANVAS / max(height, width)
+    fitted_height, fitted_width = max(1, round(height * scale)), max(1, round(width * scale))
+    top, left = (CANVAS - fitted_height) // 2, (CANVAS - fitted_width) // 2
+    block = CANVAS // GRID
+    pool = np.kron(np.eye(GRID), np.full(block, 1 / block))  # (GRID, CANVAS) block means
+    to_rows = pool[:, top : top + fitted_height] @ _box_weights(height, fitted_height).T
+    to_cols = _box_weights(width, fitted_width) @ pool[:, left : left + fitted_width].T
+    to_rows.flags.writeable = to_cols.flags.writeable = False  # cached and shared
+    return to_rows, to_cols
+
+
+@functools.lru_cache(maxsize=512)
+def _box_weights(size: int, new_size: int) -> np.ndarray:
+    """(size, new_size): PIL's box-filter resize of a line of ``size`` pixels to
+    ``new_size`` as a matrix, so that ``line @ weights`` is the resized line.
+
+    Read off PIL itself (row i is unit vector i, resized): a matrix product then gives
+    what Image.resize gives, to float32 rounding, without converting any image.
+    """
+    unit = Image.fromarray(np.eye(size, dtype=np.float32), mode="F")
+    resized = unit.resize((new_size, size), Image.Resampling.BOX)
+    weights = np.asarray(resized).astype(np.float64)
+    weights.flags.writeable = False
+    return weights
 
 
 def image_to_grid(image: Image.Image) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The image decoder's fast numerics against the plain numpy they stand in for.
 
 background_of solves its least squares by normal equations, bins Otsu's histogram with
-bincount and takes percentiles by one partition; each must give what np.linalg.lstsq,
-np.histogram and np.percentile give, to float noise or exactly.
+bincount and takes percentiles by one partition; ink_to_grid frames the digit with two
+matrix products. Each must give what np.linalg.lstsq, np.histogram, np.percentile and
+Image.resize give, to float noise or exactly.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from sklearn.datasets import load_digits
 
 from handlers import image_decoding
 from handlers.image_decoding import (
+    CANVAS,
     FIT_ROUNDS,
     FIT_SIZE,
+    GRID,
+    INK_THRESHOLD,
     _fit_quadratic,
     _histogram,
     _linspace,
@@ -23,6 +27,8 @@ from handlers.image_decoding import (
     _quadratic_surface,
     background_of,
     decode_image,
+    ink_from_gray,
+    ink_to_grid,
     otsu_threshold,
     to_gray,
 )
@@ -162,7 +168,55 @@ def test_percentile_and_median_are_numpys(size: int) -> None:
     ids=["render", "photo", "jpeg", "one-row", "two-by-two"],
 )
 def test_background_matches_the_lstsq_reference(ink: np.ndarray) -> None:
-    np.testing.assert_allclose(background_of(ink), reference_background(ink), rtol=0, atol=1e-9)
+    # The reference shrinks with Image.resize, which rounds its two passes to float32;
+    # background_of applies the same weights as float64 matrix products.
+    np.testing.assert_allclose(background_of(ink), reference_background(ink), rtol=0, atol=1e-6)
+
+
+def reference_ink_to_grid(ink: np.ndarray) -> np.ndarray:
+    """ink_to_grid as first written: an image round trip, a resize, a canvas, block sums."""
+    from PIL import Image
+
+    strong = ink > INK_THRESHOLD
+    rows = np.flatnonzero(strong.any(axis=1))
+    cols = np.flatnonzero(strong.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    digit = np.where(crop > INK_THRESHOLD / 2, crop, 0.0).astype(np.float32)
+    height, width = digit.shape
+    scale = CANVAS / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    fitted = np.asarray(Image.fromarray(digit, mode="F").resize(size, Image.Resampling.BOX))
+    canvas = np.zeros((CANVAS, CANVAS), dtype=np.float32)
+    top, left = (CANVAS - size[1]) // 2, (CANVAS - size[0]) // 2
+    canvas[top : top + size[1], left : left + size[0]] = fitted
+    block = CANVAS // GRID
+    grid = canvas.reshape(GRID, block, GRID, block).sum(axis=(1, 3)) / (block * block)
+    return np.clip(grid, 0.0, 1.0)
+
+
+def _dot(height: int, width: int, row: int, col: int) -> np.ndarray:
+    ink = np.zeros((height, width))
+    ink[row, col] = 1.0
+    return ink
+
+
+@pytest.mark.parametrize(
+    "ink",
+    [
+        ink_from_gray(to_gray(decode_image(render(SEVEN, 96)))),
+        ink_from_gray(to_gray(decode_image(render(SEVEN, 64)))),
+        ink_from_gray(to_gray(decode_image(photo(SEVEN, np.random.default_rng(0))))),
+        ink_from_gray(to_gray(decode_image(render(SEVEN, 150, "RGB", "JPEG")))),
+        np.random.default_rng(5).random((40, 7)),  # tall: fitted by height
+        np.random.default_rng(6).random((3, 90)),  # wide: fitted by width, shrunk
+        _dot(20, 20, 4, 15),  # a one-pixel digit, blown up to the canvas
+    ],
+    ids=["render-96", "render-64", "photo", "jpeg", "tall", "wide", "one-pixel"],
+)
+def test_framing_matches_the_resize_reference(ink: np.ndarray) -> None:
+    grid = ink_to_grid(ink)
+    assert grid.shape == (GRID, GRID)
+    np.testing.assert_allclose(grid, reference_ink_to_grid(ink), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize(
