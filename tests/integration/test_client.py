@@ -25,10 +25,10 @@ SEVEN = ROOT / "examples" / "seven.png"
 ROWS = json.loads((ROOT / "examples" / "cancer_rows.json").read_text())
 SEVEN_ANSWER = {
     "label": "7",
-    "probability": 0.999968,
+    "probability": 0.999972,
     "top_k": [
-        {"label": "7", "probability": 0.999968},
-        {"label": "3", "probability": 3.2e-05},
+        {"label": "7", "probability": 0.999972},
+        {"label": "3", "probability": 2.8e-05},
         {"label": "2", "probability": 0.0},
     ],
 }

@@ -45,7 +45,7 @@ def test_notebook_runs_against_the_server(
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     ).execute()  # raises CellExecutionError, naming the cell, if any cell fails
 
-    assert stdout(tagged(notebook, "digits")) == ["7 0.999968"]
+    assert stdout(tagged(notebook, "digits")) == ["7 0.999972"]
     plot = [out for out in tagged(notebook, "plot").outputs if "image/png" in out.get("data", {})]
     assert len(plot) == 1, tagged(notebook, "plot").outputs
     cancer = [line.split()[0] for line in stdout(tagged(notebook, "cancer"))]

@@ -140,13 +140,13 @@ def test_nothing_listening_exits_8(
 def test_prediction_shapes() -> None:
     digits = {
         "label": "7",
-        "probability": 0.999968,
+        "probability": 0.999972,
         "top_k": [
-            {"label": "7", "probability": 0.999968},
-            {"label": "3", "probability": 3.2e-05},
+            {"label": "7", "probability": 0.999972},
+            {"label": "3", "probability": 2.8e-05},
         ],
     }
-    assert output.prediction(digits) == "7  0.999968\n3  0.000032"
+    assert output.prediction(digits) == "7  0.999972\n3  0.000028"
     cancer = {
         "predictions": [
             {"label": "malignant", "probability": 0.9},
