@@ -230,9 +230,16 @@ class Client:
         synchronous: bool = True,
     ) -> dict[str, Any]:
         """Set the worker range (max defaults to min); synchronous: returns once they run."""
+        max_workers = min_workers if max_workers is None else max_workers
+        # TorchServe 0.12 takes a negative or inverted range without complaint and leaves
+        # the model in a state its describe output cannot explain: refuse it here.
+        if min_workers < 0 or max_workers < min_workers:
+            raise ValueError(
+                f"workers must satisfy 0 <= min <= max, got min={min_workers} max={max_workers}"
+            )
         params = {
             "min_worker": min_workers,
-            "max_worker": min_workers if max_workers is None else max_workers,
+            "max_worker": max_workers,
             "synchronous": str(synchronous).lower(),
         }
         return self._status("PUT", _path("models", model, version), params=params)

@@ -144,6 +144,13 @@ def test_calls_build_torchserve_urls(stub: Stub) -> None:
     assert stub.received[0]["headers"]["Content-Type"] == "image/png"
 
 
+@pytest.mark.parametrize(("low", "high"), [(-1, None), (-1, 2), (3, 2)])
+def test_scale_refuses_a_range_that_is_not_one(stub: Stub, low: int, high: int | None) -> None:
+    with pytest.raises(ValueError, match=r"0 <= min <= max, got min=-?\d+ max=-?\d+"):
+        client_of(stub).scale("digits", low, high)
+    assert stub.received == [], "nothing may reach the server"
+
+
 def test_list_models_follows_pages(stub: Stub) -> None:
     stub.script = [
         (200, {"models": [{"modelName": "a"}], "nextPageToken": "1"}),
