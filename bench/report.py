@@ -93,6 +93,7 @@ def markdown(record: dict[str, Any]) -> str:
         "- Each request carries one item (PNG image / JSON row / text), so req/s = items/s. "
         "The limit batches `clients` items per call in one process (see docs).",
         "- `busy`: share of the machine's CPU in use during the run, everything included.",
+        settled(runs),
         "",
         "## Targets (ratios from this run)",
         "",
@@ -119,6 +120,20 @@ def markdown(record: dict[str, Any]) -> str:
     lines += ["", "## Settings", "", "```json", json.dumps(record["server_settings"], indent=2),
               "```", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def settled(runs: list[dict[str, Any]]) -> str:
+    """The header line on waiting for each server to finish what it still held."""
+    waits = [run for run in runs if "settle_s" in run]
+    line = ("- After each load, the server's processes had to go quiet (under 5% of a core for "
+            "0.5 s) before the next contestant was measured: requests it still held when wrk "
+            "stopped would otherwise take CPU from the next one.")  # fmt: skip
+    if not waits:
+        return line
+    slowest = max(waits, key=lambda run: run["settle_s"])
+    label = LABELS.get(slowest["contestant"], slowest["contestant"])
+    return (f"{line} Longest wait (shown rounds): {slowest['settle_s']:g} s, {label}, "
+            f"{slowest['model']} at {slowest['concurrency']} clients.")  # fmt: skip
 
 
 def spread(run: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ import psutil
 import requests
 import yaml
 
-from bench import limit, report
+from bench import limit, report, settle
 from bench.contestants import (
     CORES,
     Endpoint,
@@ -98,11 +98,19 @@ def cpu_share() -> Iterator[dict[str, float]]:
 
 def drive(
     endpoint: Endpoint, workload: Workload, clients: int, seconds: float
-) -> tuple[Run, float]:
+) -> tuple[Run, dict[str, Any]]:
+    """wrk against one contestant, then wait until the server has done the requests it
+    still holds, so that their CPU does not land on the next contestant measured."""
     headers = endpoint.headers | {"Content-Type": workload.content_type}
     with cpu_share() as share:
         run = run_wrk(endpoint.url + workload.path, workload.bodies, headers, clients, seconds)
-    return run, share["busy"]
+    extra: dict[str, Any] = {"busy": share["busy"]}
+    if endpoint.pid is not None:
+        quiet, extra["settle_s"] = settle.wait_quiet(endpoint.pid)
+        if not quiet:
+            print(f"warning: {endpoint.url} still busy {extra['settle_s']} s after the load",
+                  flush=True)  # fmt: skip
+    return run, extra
 
 
 def settings_from(assignments: list[str]) -> dict[str, dict[str, Any]]:
@@ -222,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                             run, threads = limit.measure(workload, clients, args.seconds / 2)
                             rounds.setdefault("limit", []).append((run, {"threads": threads}))
                         for name, endpoint in endpoints.items():
-                            run, busy = drive(endpoint, workload, clients, args.seconds)
-                            rounds.setdefault(name, []).append((run, {"busy": busy}))
+                            run, extra = drive(endpoint, workload, clients, args.seconds)
+                            rounds.setdefault(name, []).append((run, extra))
                     for name, measured in rounds.items():
                         run, extra = median_round(measured)
                         add(name, model, run, **extra, rounds_rps=[r.rps for r, _ in measured])
