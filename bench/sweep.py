@@ -135,10 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             for number in range(args.rounds):
                 for variant, endpoint, workload in served:
                     lone, _ = drive(endpoint, workload, 1, args.seconds / 2)
-                    run, busy = drive(endpoint, workload, clients, args.seconds)
-                    variant.rounds.append(
-                        run.as_dict() | {"lone_p50_ms": lone.p50_ms, "busy": busy}
-                    )
+                    run, extra = drive(endpoint, workload, clients, args.seconds)
+                    variant.rounds.append(run.as_dict() | {"lone_p50_ms": lone.p50_ms} | extra)
                     print(f"{model:>6} round {number + 1} {variant.label:<32} {run.rps:8.1f} "
                           f"req/s p50 {run.p50_ms:7.1f} p99 {run.p99_ms:7.1f} "
                           f"lone p50 {lone.p50_ms:6.1f} ms", flush=True)  # fmt: skip

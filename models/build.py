@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_DIR = ROOT / "build"
 MODEL_STORE = ROOT / "model_store"
 
 
@@ -69,11 +69,9 @@ SPECS = {
 }
 
 
-def stage(spec: ModelSpec, version: str) -> Path:
-    """Train the model and lay out what goes into its archive; return the stage folder."""
+def stage(spec: ModelSpec, version: str, work: Path) -> Path:
+    """Train the model and lay out in ``work`` what goes into its archive; return it."""
     started = time.perf_counter()
-    work = BUILD_DIR / spec.name
-    shutil.rmtree(work, ignore_errors=True)
     extra = work / "extra"  # its contents land at the archive's root
     shutil.copytree(
         ROOT / "handlers", extra / "handlers", ignore=shutil.ignore_patterns("__pycache__")
@@ -121,7 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for name in args.only or list(SPECS):
         spec = SPECS[name]
-        mar = archive(spec, stage(spec, args.version), args.version, args.export_path)
+        # A private stage folder per build: two builds at once (tests building other
+        # versions beside `make archive`) never delete each other's files.
+        with tempfile.TemporaryDirectory(prefix=f"stage-{name}-") as work:
+            mar = archive(spec, stage(spec, args.version, Path(work)), args.version,
+                          args.export_path)  # fmt: skip
         print(f"{spec.name}: wrote {mar.relative_to(ROOT) if mar.is_relative_to(ROOT) else mar}")
 
 
