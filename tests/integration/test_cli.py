@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from server.launcher import ROOT, TorchServe
+from batch.archive import read_archive
+from server.launcher import MODEL_STORE, ROOT, TorchServe
 from tests.integration.clients import aim_cli, client_env, client_for, run_cli
 from tests.ports import free_ports
 
@@ -90,7 +91,8 @@ def test_models_describe_customized(capsys: pytest.CaptureFixture[str]) -> None:
     fields = {key: value.strip() for key, value in fields.items()}
     assert header == "cancer 1.0"
     assert fields["archive"] == "cancer.mar"
-    assert fields["workers"] == "1 (READY); min 1, max 1"
+    workers = read_archive(MODEL_STORE / "cancer.mar").config["minWorkers"]
+    assert fields["workers"] == f"{workers} (READY); min {workers}, max {workers}"
     assert fields["batching"] == "up to 32 per batch, 1 ms delay"
     assert fields["labels"] == "malignant, benign"
     assert float(fields["held-out accuracy"]) >= 0.95

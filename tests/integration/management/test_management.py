@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from batch.archive import read_archive
 from client import (
     AuthError,
     Client,
@@ -25,7 +26,7 @@ from client import (
     NotAllowedError,
     NotFoundError,
 )
-from server.launcher import ROOT, TorchServe
+from server.launcher import MODEL_STORE, ROOT, TorchServe
 from tests.integration.clients import client_env, client_for
 from tests.integration.management.conftest import V2_ARCHIVE
 
@@ -87,13 +88,16 @@ def test_register_with_batching_and_initial_workers(admin: Client) -> None:
         answer = admin.register(
             "cancer.mar", model_name=name, batch_size=4, max_batch_delay=50, initial_workers=1
         )
+        # TorchServe 0.12: the archive's packed minWorkers wins over initial_workers; the
+        # batching parameters do override the archive.
+        packed = read_archive(MODEL_STORE / "cancer.mar").config["minWorkers"]
         assert answer == {
-            "status": f'Model "{name}" Version: 1.0 registered with 1 initial workers'
+            "status": f'Model "{name}" Version: 1.0 registered with {packed} initial workers'
         }
         [description] = admin.describe(name, customized=True)
         assert (description["batchSize"], description["maxBatchDelay"]) == (4, 50)
-        assert (description["minWorkers"], description["maxWorkers"]) == (1, 1)
-        assert [worker["status"] for worker in description["workers"]] == ["READY"]
+        assert (description["minWorkers"], description["maxWorkers"]) == (packed, packed)
+        assert [worker["status"] for worker in description["workers"]] == ["READY"] * packed
         metadata = description["customizedMetadata"]
         assert (metadata["model"], metadata["version"], metadata["labels"]) == (
             "cancer", "1.0", ["malignant", "benign"],
