@@ -9,9 +9,11 @@
 set -euo pipefail
 image=${1:?usage: $0 IMAGE [MIRROR]}
 # Default: the Debian mirror this machine's own apt already uses.
+# A missing /etc/apt/sources.list (deb822-only machines) makes grep exit 2: under pipefail
+# that would end the script silently here, so the pipeline's status is not the answer.
 host_mirror() {
-  grep -hoE '(URIs:|^deb) +[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* \
-    2>/dev/null | awk '{print $2}' | head -n 1
+  { grep -shoE '(URIs:|^deb) +[^ ]+/debian/?( |$)' /etc/apt/sources.list \
+    /etc/apt/sources.list.d/* | awk '{print $2}' | head -n 1; } || true
 }
 mirror=${2:-$(host_mirror)}
 [ -n "$mirror" ] || { echo "no Debian mirror in /etc/apt sources; pass one: $0 IMAGE MIRROR" >&2; exit 1; }
