@@ -48,9 +48,11 @@ RUN OMP_NUM_THREADS=1 python -m models.build
 # -- runtime: Java for TorchServe's frontend, the venv, the server code and the archives
 FROM base AS runtime
 # The slim image has no /usr/share/man/man1, where the JRE's postinst links a man page.
+# procps: the frontend stops a scaled-down worker by running `kill -9 PID`; without a kill
+# binary (the slim image has only the shell's builtin) every scale-down answers 500.
 RUN mkdir -p /usr/share/man/man1 \
     && apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
