@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.settle import QUIET_SHARE, WINDOW_S
+
 LABELS = {
     "limit": "in-process limit",
     "torchserve": "TorchServe (this project)",
@@ -125,9 +127,10 @@ def markdown(record: dict[str, Any]) -> str:
 def settled(runs: list[dict[str, Any]]) -> str:
     """The header line on waiting for each server to finish what it still held."""
     waits = [run for run in runs if "settle_s" in run]
-    line = ("- After each load, the server's processes had to go quiet (under 5% of a core for "
-            "0.5 s) before the next contestant was measured: requests it still held when wrk "
-            "stopped would otherwise take CPU from the next one.")  # fmt: skip
+    line = (f"- After each load, the server's processes had to go quiet (under "
+            f"{QUIET_SHARE:.0%} of a core for {WINDOW_S:g} s) before the next contestant was "
+            "measured: requests it still held when wrk stopped would otherwise take CPU from "
+            "the next one.")  # fmt: skip
     if not waits:
         return line
     slowest = max(waits, key=lambda run: run["settle_s"])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
 
-from batch.archive import read_archive
 from server.launcher import TorchServe
+from tests.integration.archives import packed_config
 from tests.integration.conftest import Api
 
 INVALID_KEY = {
@@ -46,16 +44,11 @@ def test_registration_api_is_off(api: Api) -> None:
     assert response.status_code == 405, response.text
 
 
-def packed_config(server: TorchServe, name: str) -> dict[str, Any]:
-    """The model-config YAML packed in ``name``'s archive: what the server should apply."""
-    return read_archive(server.model_store / f"{name}.mar").config
-
-
 def test_every_model_is_listed_with_its_workers_ready(server: TorchServe, api: Api) -> None:
     listed = {model["modelName"] for model in api.manage("GET", "/models").json()["models"]}
     assert listed == {"cancer", "digits", "minilm"}
     for name in listed:
-        packed = packed_config(server, name)
+        packed = packed_config(name, server.model_store)
         workers = api.manage("GET", f"/models/{name}").json()[0]["workers"]
         statuses = [worker["status"] for worker in workers]
         assert statuses == ["READY"] * packed["minWorkers"], workers
@@ -73,7 +66,7 @@ def test_customized_describe_returns_build_metadata(server: TorchServe, api: Api
         assert metadata["model"] == name and metadata["labels"] == labels
         assert metadata["accuracy"]["held_out"] >= (0.97 if name == "digits" else 0.95)
         assert {"dataset", "input", "built_at"} <= set(metadata)
-        packed = packed_config(server, name)
+        packed = packed_config(name, server.model_store)
         for key in ("batchSize", "maxBatchDelay", "minWorkers", "maxWorkers"):
             assert description[key] == packed[key], key
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.archive import read_archive
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import ROOT, TorchServe
+from tests.integration.archives import packed_workers
 from tests.integration.clients import aim_cli, client_env, client_for, run_cli
 from tests.ports import free_ports
 
@@ -91,7 +91,7 @@ def test_models_describe_customized(capsys: pytest.CaptureFixture[str]) -> None:
     fields = {key: value.strip() for key, value in fields.items()}
     assert header == "cancer 1.0"
     assert fields["archive"] == "cancer.mar"
-    workers = read_archive(MODEL_STORE / "cancer.mar").config["minWorkers"]
+    workers = packed_workers("cancer")
     assert fields["workers"] == f"{workers} (READY); min {workers}, max {workers}"
     assert fields["batching"] == "up to 32 per batch, 1 ms delay"
     assert fields["labels"] == "malignant, benign"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from batch.archive import read_archive
 from client import (
     AuthError,
     BadInputError,
@@ -17,7 +16,8 @@ from client import (
     NotFoundError,
     TransportError,
 )
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import ROOT, TorchServe
+from tests.integration.archives import packed_workers
 from tests.integration.clients import client_env, client_for
 from tests.integration.test_errors import gif
 from tests.ports import free_ports
@@ -79,8 +79,8 @@ def test_management_reads(client: Client) -> None:
     [cancer] = client.describe("cancer", customized=True)
     assert cancer["modelVersion"] == "1.0"
     assert cancer["customizedMetadata"]["labels"] == ["malignant", "benign"]
-    minimum = read_archive(MODEL_STORE / "cancer.mar").config["minWorkers"]
-    assert [worker["status"] for worker in cancer["workers"]] == ["READY"] * minimum
+    statuses = [worker["status"] for worker in cancer["workers"]]
+    assert statuses == ["READY"] * packed_workers("cancer")
     assert "customizedMetadata" not in client.describe("cancer")[0]
 
 

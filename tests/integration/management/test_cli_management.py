@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from batch.archive import read_archive
 from client import Client, TServeError
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import ROOT, TorchServe
+from tests.integration.archives import packed_workers
 from tests.integration.clients import aim_cli, run_cli
 from tests.integration.management.conftest import V2_ARCHIVE
 
@@ -32,9 +32,7 @@ def describe(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
 def test_model_lifecycle(capsys: pytest.CaptureFixture[str], admin: Client) -> None:
     name = "cli-cancer"
     register = ["models", "register", "cancer.mar", "--name", name]
-    # TorchServe 0.12 gives the archive's packed minWorkers precedence over --workers
-    # (initial_workers), while the batching flags do override the archive.
-    packed = read_archive(MODEL_STORE / "cancer.mar").config["minWorkers"]
+    packed = packed_workers("cancer")  # wins over --workers 1
     try:
         assert run_cli(
             capsys, *register, "--batch-size", "8", "--max-batch-delay", "20", "--workers", "1"

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from batch.archive import read_archive
 from client import (
     AuthError,
     Client,
@@ -26,7 +25,8 @@ from client import (
     NotAllowedError,
     NotFoundError,
 )
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import ROOT, TorchServe
+from tests.integration.archives import packed_workers
 from tests.integration.clients import client_env, client_for
 from tests.integration.management.conftest import V2_ARCHIVE
 
@@ -88,9 +88,7 @@ def test_register_with_batching_and_initial_workers(admin: Client) -> None:
         answer = admin.register(
             "cancer.mar", model_name=name, batch_size=4, max_batch_delay=50, initial_workers=1
         )
-        # TorchServe 0.12: the archive's packed minWorkers wins over initial_workers; the
-        # batching parameters do override the archive.
-        packed = read_archive(MODEL_STORE / "cancer.mar").config["minWorkers"]
+        packed = packed_workers("cancer")  # wins over initial_workers=1
         assert answer == {
             "status": f'Model "{name}" Version: 1.0 registered with {packed} initial workers'
         }
