@@ -1,0 +1,1 @@
+"""Seeded fuzzing of the served models: malformed requests beside valid traffic."""
