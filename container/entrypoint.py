@@ -21,9 +21,10 @@ scales every model to exactly N workers through the management API once it is RE
 worker runs the archive's ``torch_threads``: keep N x threads within the container's CPUs.
 
 This process stays the main process (PID 1 in a container): it starts TorchServe, waits
-until every model has a READY worker, copies TorchServe's log to stdout (``docker logs``),
-and on SIGTERM or SIGINT stops TorchServe and exits 0. If TorchServe dies on its own, it
-exits non-zero so the platform restarts the container.
+until every model has a READY worker, copies TorchServe's console output to stdout
+(``docker logs``: its warnings and errors, see config/log4j2.xml; every frontend line is in
+logs/ts_log.log under TS_RUN_DIR), and on SIGTERM or SIGINT stops TorchServe and exits 0.
+If TorchServe dies on its own, it exits non-zero so the platform restarts the container.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from types import FrameType
 import requests
 
 from server.__main__ import parse_overrides
-from server.launcher import ROOT, ServerError, TorchServe
+from server.launcher import ROOT, ServerError, TorchServe, rotate_log
 
 RUN_DIR = ROOT / "run"
 READY_TIMEOUT = 300.0  # s; the text model takes the longest to load
@@ -181,6 +182,7 @@ def serve(server: ContainerServer, count: int | None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    rotate_log(server.log_file)  # now, not in start(): the offset below must stay valid
     log_start = server.log_file.stat().st_size if server.log_file.exists() else 0
     server.start()
     if stopping.is_set():  # a signal that came before TorchServe had a pid

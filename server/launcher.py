@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,9 @@ CONFIG = ROOT / "config" / "config.properties"
 LOG_CONFIG = ROOT / "config" / "log4j2.xml"  # one file per line, INFO (upstream: DEBUG, x3)
 MODEL_STORE = ROOT / "model_store"
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
+# console.log gets TorchServe's stdout (warnings and errors: config/log4j2.xml) and is not
+# rotated by log4j; start() moves it to console.log.1 once it is over this size.
+CONSOLE_LOG_LIMIT = 10 * 1024 * 1024  # bytes
 # Idle OpenMP (torch) and OpenBLAS (numpy) threads busy-wait for work by default: on a
 # small machine shared with the Java frontend and other workers they take the cores those
 # need (minilm's mixed-load p95 1-2 s -> 40-120 ms; docs/load-and-bench.md). Read when a
@@ -58,6 +62,29 @@ def render_properties(text: str, overrides: dict[str, str]) -> str:
         lines.append(line)
     lines += [f"{key}={value}" for key, value in overrides.items() if key not in seen]
     return "\n".join(lines) + "\n"
+
+
+def own_store_urls(model_store: Path) -> str:
+    """The ``allowed_urls`` regex for archives directly in ``model_store`` (file:// only).
+
+    TorchServe matches the whole URL (Java's ``Pattern.matches``, case-insensitive) against
+    each comma-separated regex, so the path is escaped and a comma written as ``\\x2c``.
+    Any other folder, even one also named model_store, does not match.
+    """
+    path = re.escape(str(model_store.resolve())).replace(",", r"\x2c")
+    return f"file://{path}/[^/]+[.]mar"
+
+
+def properties_value(text: str) -> str:
+    """``text`` as a Java properties value: ``Properties.load`` drops a lone backslash."""
+    return text.replace("\\", "\\\\")
+
+
+def rotate_log(path: Path, limit: int = CONSOLE_LOG_LIMIT) -> None:
+    """Move ``path`` to ``<path>.1`` (replacing an older one) once it is over ``limit`` bytes."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size > limit:
+            path.replace(path.with_name(f"{path.name}.1"))
 
 
 def port_overrides(
@@ -96,11 +123,17 @@ class TorchServe:
         self.run_dir = self.run_dir.resolve()
         if not self.models:
             self.models = sorted(path.stem for path in self.model_store.glob("*.mar"))
-        props = read_properties(render_properties(self.config.read_text(), self.overrides))
+        props = read_properties(self.rendered_config())
         self.properties = props
         self.inference_url = props["inference_address"].rstrip("/")
         self.management_url = props["management_address"].rstrip("/")
         self.metrics_url = props["metrics_address"].rstrip("/")
+
+    def rendered_config(self) -> str:
+        """config.properties with the overrides, and ``allowed_urls`` limited to this
+        server's own model store unless the overrides set it."""
+        settings = {"allowed_urls": properties_value(own_store_urls(self.model_store))}
+        return render_properties(self.config.read_text(), settings | self.overrides)
 
     @property
     def pid_file(self) -> Path:
@@ -120,9 +153,10 @@ class TorchServe:
             raise ServerError(f"no .mar archives in {self.model_store}: run `make archive`")
         (self.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        rotate_log(self.log_file, CONSOLE_LOG_LIMIT)
         self.key_file.unlink(missing_ok=True)
         config = self.run_dir / "config.properties"
-        config.write_text(render_properties(self.config.read_text(), self.overrides))
+        config.write_text(self.rendered_config())
         # TorchServe keeps its pid file in TMPDIR and the workers' sockets and unpacked
         # models in TEMP (java.io.tmpdir): a private folder lets instances run side by side.
         tmp = str(self.run_dir / "tmp")

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 from typing import Any
 
@@ -8,9 +9,11 @@ from server.launcher import (
     CONFIG,
     TorchServe,
     all_ready,
+    own_store_urls,
     port_overrides,
     read_properties,
     render_properties,
+    rotate_log,
 )
 
 
@@ -111,3 +114,67 @@ def test_worker_env_and_log_config_reach_torchserve(
     assert started["env"]["OPENBLAS_NUM_THREADS"] == "3"
     assert ("OMP_WAIT_POLICY" in started["env"]) is not upstream
     assert ("--log-config" in started["command"]) is not upstream
+
+
+def java_properties_value(value: str) -> str:
+    """What Java's ``Properties.load`` makes of a value with escaped backslashes."""
+    return value.replace("\\\\", "\\")
+
+
+def test_allowed_urls_match_only_the_servers_own_model_store(tmp_path: Path) -> None:
+    """TorchServe matches allowed_urls with Pattern.matches: the whole URL, so fullmatch."""
+    store = tmp_path / "my-store.v1" / "model_store"
+    store.mkdir(parents=True)
+    server = TorchServe(tmp_path / "run", models=["x"], model_store=store)
+    rendered = read_properties(server.rendered_config())["allowed_urls"]
+    pattern = java_properties_value(rendered)
+    assert pattern == own_store_urls(store)
+    assert re.escape(str(store.resolve())) in pattern
+    planted = tmp_path / "elsewhere" / "model_store" / "planted.mar"
+    for url in (
+        planted.as_uri(),
+        "file:///tmp/x/model_store/planted.mar",
+        f"file://{tmp_path}/my-store-v1/model_store/planted.mar",  # "." is not a wildcard
+        f"file://{store}/sub/planted.mar",
+        f"file://{store}/planted.mar.zip",
+    ):
+        assert not re.fullmatch(pattern, url, re.IGNORECASE), url
+    assert re.fullmatch(pattern, f"file://{store.resolve()}/cancer.mar", re.IGNORECASE)
+
+
+def test_explicit_allowed_urls_override_wins(tmp_path: Path) -> None:
+    server = TorchServe(tmp_path, models=["x"], overrides={"allowed_urls": "file:///a/.*"})
+    assert server.properties["allowed_urls"] == "file:///a/.*"
+
+
+def test_config_written_at_start_limits_allowed_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "find_java_home", lambda: None)
+    monkeypatch.setattr(launcher.subprocess, "Popen", lambda *a, **k: type("P", (), {"pid": 1}))
+    TorchServe(tmp_path, models=["digits"]).start()
+    written = read_properties((tmp_path / "config.properties").read_text())
+    assert java_properties_value(written["allowed_urls"]) == own_store_urls(launcher.MODEL_STORE)
+
+
+def test_console_log_is_rotated_at_start_once_too_big(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "console.log"
+    rotate_log(log, limit=10)  # no log yet: nothing to do
+    log.write_text("small")
+    rotate_log(log, limit=10)
+    assert log.read_text() == "small" and not (tmp_path / "console.log.1").exists()
+    (tmp_path / "console.log.1").write_text("older")
+    log.write_text("x" * 11)
+    rotate_log(log, limit=10)
+    assert not log.exists() and (tmp_path / "console.log.1").read_text() == "x" * 11
+
+    monkeypatch.setattr(launcher, "find_java_home", lambda: None)
+    monkeypatch.setattr(launcher.subprocess, "Popen", lambda *a, **k: type("P", (), {"pid": 1}))
+    monkeypatch.setattr(launcher, "CONSOLE_LOG_LIMIT", 10)
+    server = TorchServe(tmp_path / "run", models=["digits"])
+    server.log_file.parent.mkdir(parents=True)
+    server.log_file.write_text("y" * 11)
+    server.start()
+    assert server.log_file.with_name("console.log.1").read_text() == "y" * 11

@@ -22,7 +22,6 @@ from tests.integration.clients import client_for
 from tests.integration.conftest import running_server
 
 V2_ARCHIVE = "cancer-2.0.mar"
-V3_ARCHIVE = "cancer-3.0.mar"  # outside the store, for registration by file:// URL
 
 
 def build_cancer(version: str, destination: Path) -> None:
@@ -44,16 +43,6 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(MODEL_STORE / "cancer.mar", store / "cancer.mar")
     build_cancer("2.0", store / V2_ARCHIVE)
     return store
-
-
-@pytest.fixture(scope="package")
-def outside_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """cancer 3.0 in another folder named model_store: the name that config.properties'
-    allowed_urls accepts for file:// URLs (TorchServe copies such an archive into its store)."""
-    folder = tmp_path_factory.mktemp("elsewhere") / "model_store"
-    folder.mkdir()
-    build_cancer("3.0", folder / V3_ARCHIVE)
-    return folder / V3_ARCHIVE
 
 
 @pytest.fixture(scope="package")

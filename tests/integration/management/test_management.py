@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -25,7 +26,7 @@ from client import (
     NotAllowedError,
     NotFoundError,
 )
-from server.launcher import ROOT, TorchServe
+from server.launcher import MODEL_STORE, ROOT, TorchServe
 from tests.integration.archives import packed_workers
 from tests.integration.clients import client_env, client_for
 from tests.integration.management.conftest import V2_ARCHIVE
@@ -118,11 +119,32 @@ def test_scale_up_and_down_synchronously(admin: Client) -> None:
         assert worker_states(admin, "scaled") == ["READY"]
 
 
-def test_register_by_allowed_file_url(admin: Client, outside_archive: Path) -> None:
-    url = outside_archive.as_uri()
-    with registered(admin, "by-url", url):
-        [description] = admin.describe("by-url")
-        assert (description["modelVersion"], description["modelUrl"]) == ("3.0", url)
+def test_file_url_from_another_model_store_is_refused(admin: Client, tmp_path: Path) -> None:
+    """allowed_urls holds this server's own store only (the launcher renders it), so an
+    archive planted in any other folder named model_store is not loaded."""
+    planted = tmp_path / "model_store" / "planted.mar"
+    planted.parent.mkdir()
+    shutil.copy(MODEL_STORE / "cancer.mar", planted)
+    url = planted.as_uri()
+    before = admin.list_models()
+    expect_error(
+        lambda: admin.register(url, model_name="planted"),
+        NotFoundError, 404, "ModelNotFoundException", NOT_ALLOWED.format(url),
+    )  # fmt: skip
+    assert admin.list_models() == before
+    assert "planted" not in {model["modelName"] for model in before}
+
+
+def test_file_url_in_the_own_model_store_passes_allowed_urls(
+    admin: Client, model_store: Path
+) -> None:
+    """The rendered regex matches the store's real path (escaped, through Java's properties
+    parsing); TorchServe then refuses to copy the archive onto itself."""
+    url = (model_store / V2_ARCHIVE).as_uri()
+    expect_error(
+        lambda: admin.register(url, model_name="own-store"),
+        HTTPError, 500, "InternalServerException", f"Model file already exists {V2_ARCHIVE}",
+    )  # fmt: skip
 
 
 # Versions
