@@ -2,8 +2,11 @@
 
 Subclasses say how to validate one request (``parse``), which model-input rows it makes
 (``rows_of``) and how its rows of model output become JSON (``answer``). The rest is here:
-- a request that fails validation gets its own 4xx JSON error and the rest of the batch
-  still runs (a raised exception would fail every request in the batch with a 503);
+- whatever one request raises, that request alone gets the answer: its own 4xx JSON error
+  for a client mistake, a 500 (logged once with its request id) for a bug in our code; the
+  rest of the batch is served (an exception escaping a hook would fail every request in the
+  batch with TorchServe's 503). A model call that fails for the batch is retried per
+  request, so the one request that broke it is found and the others are answered;
 - torch threads are pinned from the model config, so workers don't oversubscribe cores;
 - every batch's size is recorded as the ``BatchSize`` histogram on ``/metrics``;
 - ``GET /models/<m>?customized=true`` returns the metadata the build wrote.
@@ -12,6 +15,7 @@ Subclasses say how to validate one request (``parse``), which model-input rows i
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -24,11 +28,14 @@ from ts.metrics.dimension import Dimension
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from handlers.batching import Batch
-from handlers.errors import InputError, error_body, status_of
+from handlers.batching import Batch, Result
+from handlers.errors import InputError, InternalError, RequestError, error_body, status_of
 from handlers.payload import FORM_TYPE, Payload, find_payload, media_type
 
 METADATA_FILE = "metadata.json"
+MAX_LOGGED_MESSAGE = 200  # characters of a refusal's message in its log line
+
+logger = logging.getLogger(__name__)
 
 
 class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandler is Any
@@ -78,39 +85,79 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                 batch.add(self.rows_of(request), request)
             except InputError as error:
                 batch.reject(error)
+            except Exception:
+                batch.reject(self._fault(index, "parsing"))
         return batch
 
     def forward(self, parts: list[Any]) -> torch.Tensor:
         """One model call over every valid request's rows, in order: one output row each."""
         return self.model(torch.cat(parts).to(self.device)).cpu()
 
-    def inference(self, batch: Batch, *args: Any, **kwargs: Any) -> list[Any]:
-        outputs = None
-        if batch.parts:
+    def inference(self, batch: Batch, *args: Any, **kwargs: Any) -> list[Result]:
+        parts = batch.parts
+        if not parts:
+            return batch.split(None)
+        try:
             with torch.inference_mode():
-                outputs = self.forward(batch.parts)
-        return batch.split(outputs)
+                return batch.split(self.forward(parts))
+        except Exception as exc:
+            # Some request's rows broke the batched call: run each alone to find which.
+            logger.warning("batch of %d failed (%r); retrying per request", len(parts), exc)
+            return batch.split_each(self._forward_alone)
 
-    def postprocess(self, results: list[Any]) -> list[str | bytes]:
+    def _forward_alone(self, rows: Any) -> Any:
+        try:
+            with torch.inference_mode():
+                return self.forward([rows])
+        except RequestError:
+            raise
+        except Exception:
+            logger.exception("model call failed for one request")
+            raise InternalError("the model failed on this request; it has been logged") from None
+
+    def postprocess(self, results: list[Result]) -> list[str | bytes]:
         self._record_batch_size(len(results))
+        rejected = sum(isinstance(result, RequestError) for result in results)
         answers: list[str | bytes] = []
-        rejected = sum(isinstance(result, InputError) for result in results)
         for index, result in enumerate(results):
             self.context.set_response_content_type(index, "application/json")
             # Let clients (and tests) see how batching went for their request.
             self.context.set_response_header(index, "X-Batch-Size", str(len(results)))
             self.context.set_response_header(index, "X-Batch-Rejected", str(rejected))
-            if isinstance(result, InputError):
-                status = status_of(result)
-                self.context.set_response_status(status, HTTPStatus(status).phrase, index)
-                answers.append(error_body(result))
-            else:
-                outputs, request = result
-                # orjson writes numpy arrays directly: a 384-float embedding in ~10 us
-                # instead of ~190 us through json.dumps of a list.
-                answer = self.answer(outputs, request)
-                answers.append(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
+            if not isinstance(result, RequestError):
+                try:
+                    # orjson writes numpy arrays directly: a 384-float embedding in ~10 us
+                    # instead of ~190 us through json.dumps of a list.
+                    answers.append(
+                        orjson.dumps(self.answer(*result), option=orjson.OPT_SERIALIZE_NUMPY)
+                    )
+                    continue
+                except Exception:
+                    result = self._fault(index, "answering")
+            answers.append(self._refuse(index, result))
         return answers
+
+    def _refuse(self, index: int, error: RequestError) -> str:
+        """Answer request ``index`` with ``error``: its status, JSON body and one log line."""
+        status = status_of(error)
+        self.context.set_response_status(status, HTTPStatus(status).phrase, index)
+        if isinstance(error, InputError):  # a client mistake: one line, no traceback
+            message = str(error)[:MAX_LOGGED_MESSAGE]
+            logger.info(
+                "refused request %s: %d %s: %s",
+                self._request_id(index), status, type(error).__name__, message,
+            )  # fmt: skip
+        return error_body(error)
+
+    def _fault(self, index: int, stage: str) -> InternalError:
+        """A bug met while serving request ``index``: logged once, with its traceback."""
+        request_id = self._request_id(index)
+        logger.exception("request %s failed while %s", request_id, stage)
+        return InternalError(f"internal error while {stage} request {request_id}; it is logged")
+
+    def _request_id(self, index: int) -> str:
+        ids = getattr(self.context, "request_ids", None) or {}
+        return str(ids.get(index, index))
 
     def _record_batch_size(self, size: int) -> None:
         """One observation per batch, so /metrics shows whether batching happens.

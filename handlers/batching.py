@@ -1,45 +1,73 @@
 """Collect a TorchServe batch into one model call and hand each request its own answer.
 
-A batch holds requests of one or more rows each; requests that failed validation keep
-their place as an error so that they are answered with it, while the others still run.
+A batch holds requests of one or more rows each; requests that failed keep their place as
+their error, so that each is answered with its own while the others still run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
+from handlers.errors import RequestError
 
-from handlers.errors import InputError
+Result = tuple[Any, Any] | RequestError  # (the request's rows of model output, request)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    rows: Sequence[Any]
+    request: Any
 
 
 @dataclass
 class Batch:
-    """Per request: its rows' count in ``inputs`` and the request itself, or its error."""
+    """Per request, in arrival order: its rows and the request, or its error."""
 
-    slots: list[tuple[int, Any] | InputError] = field(default_factory=list)
-    parts: list[Any] = field(default_factory=list)  # per valid request: its rows
+    slots: list[Accepted | RequestError] = field(default_factory=list)
 
     def add(self, rows: Sequence[Any], request: Any = None) -> None:
         """Add one request's rows (a tensor or a list); ``request`` comes back in split."""
-        self.slots.append((len(rows), request))
-        self.parts.append(rows)
+        self.slots.append(Accepted(rows, request))
 
-    def reject(self, error: InputError) -> None:
+    def reject(self, error: RequestError) -> None:
         self.slots.append(error)
 
-    def split(self, outputs: torch.Tensor | None) -> list[tuple[torch.Tensor, Any] | InputError]:
-        """Per request, in order: its slice of ``outputs`` and the request, or its error."""
-        results: list[tuple[torch.Tensor, Any] | InputError] = []
+    @property
+    def parts(self) -> list[Any]:
+        """Per accepted request: its rows, in order."""
+        return [slot.rows for slot in self.slots if isinstance(slot, Accepted)]
+
+    def split(self, outputs: Any) -> list[Result]:
+        """Per request, in order: its slice of ``outputs`` and the request, or its error.
+
+        ``outputs`` holds one row per accepted row, in order (None when none was accepted).
+        """
+        results: list[Result] = []
         start = 0
         for slot in self.slots:
-            if isinstance(slot, InputError):
+            if isinstance(slot, RequestError):
                 results.append(slot)
                 continue
-            count, request = slot
+            count = len(slot.rows)
             assert outputs is not None, "a request has rows but the model was not run"
-            results.append((outputs[start : start + count], request))
+            results.append((outputs[start : start + count], slot.request))
             start += count
+        return results
+
+    def split_each(self, run: Callable[[Sequence[Any]], Any]) -> list[Result]:
+        """Per request, in order: ``run`` over its rows alone and the request, or its error.
+
+        ``run`` raising a RequestError answers that request with it; other requests go on.
+        """
+        results: list[Result] = []
+        for slot in self.slots:
+            if isinstance(slot, RequestError):
+                results.append(slot)
+                continue
+            try:
+                results.append((run(slot.rows), slot.request))
+            except RequestError as error:
+                results.append(error)
         return results

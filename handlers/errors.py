@@ -1,11 +1,12 @@
-"""Errors a handler reports to one client request, each with its HTTP status.
+"""Errors a handler answers for one client request, each with its HTTP status.
 
-    InputError (400)                the request is malformed or fails validation
-    ├── UnsupportedMediaType (415)  the payload is in a format the model does not decode
-    └── PayloadTooLarge (413)       too many rows, texts or pixels in one request
+    RequestError                    answered for its own request; the rest of the batch runs
+    ├── InputError (400)            the request is malformed or fails validation
+    │   ├── UnsupportedMediaType (415)  a format the model does not decode
+    │   └── PayloadTooLarge (413)   more rows, texts, tokens or pixels than one request may hold
+    └── InternalError (500)         our code failed on this request; logged with its request id
 
-Only these are answered per request; anything else is a server fault and TorchServe
-answers it for the whole batch. ``STATUS`` is the one table from error type to status.
+``STATUS`` is the one table from error type to status.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from __future__ import annotations
 import json
 
 
-class InputError(ValueError):
+class RequestError(Exception):
+    """One request's failure, answered to that request alone."""
+
+
+class InputError(RequestError, ValueError):
     """The client sent something the model cannot use; the message says what and why."""
 
 
@@ -25,14 +30,19 @@ class PayloadTooLarge(InputError):
     """The request carries more than the documented limit."""
 
 
-STATUS: dict[type[InputError], int] = {
+class InternalError(RequestError):
+    """A bug met while serving this request: a 500 for it, never for its batch-mates."""
+
+
+STATUS: dict[type[RequestError], int] = {
     InputError: 400,
     UnsupportedMediaType: 415,
     PayloadTooLarge: 413,
+    InternalError: 500,
 }
 
 
-def status_of(error: InputError) -> int:
+def status_of(error: RequestError) -> int:
     """The HTTP status for ``error``: the entry of its nearest class in ``STATUS``."""
     for cls in type(error).__mro__:
         if cls in STATUS:
@@ -40,7 +50,7 @@ def status_of(error: InputError) -> int:
     raise TypeError(f"{type(error).__name__} has no HTTP status")
 
 
-def error_body(error: InputError) -> str:
+def error_body(error: RequestError) -> str:
     """JSON body shaped like TorchServe's own errors: ``{"code", "type", "message"}``."""
     return json.dumps(
         {"code": status_of(error), "type": type(error).__name__, "message": str(error)}

@@ -20,7 +20,10 @@ from PIL import Image, UnidentifiedImageError
 from handlers.errors import InputError, PayloadTooLarge, UnsupportedMediaType
 
 FORMATS = ("PNG", "JPEG")
-MAX_PIXELS = 40_000_000  # a 40 MP photo; larger is a decompression bomb, not a digit
+# 4096 x 4096: a 12 MP phone photo fits; decoding and framing one this big takes ~0.7 s of
+# a worker here, the most one request may hold it (6300 x 6300 took 0.9 s and 107 MB).
+MAX_SIDE = 4096
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 GRID = 8  # the model's input is GRID x GRID
 CANVAS = 32  # the digit is fitted into CANVAS x CANVAS, then averaged into GRID x GRID
 INK_THRESHOLD = 0.25  # fraction of the ink range that counts as part of the digit
@@ -56,16 +59,24 @@ def decode_image(data: bytes) -> Image.Image:
         raise InputError("image could not be decoded as PNG or JPEG") from None
     except Image.DecompressionBombError as exc:  # PIL's own, far larger, limit
         raise PayloadTooLarge(f"image is too large: {exc}") from None
-    except OSError as exc:  # a known signature, then garbage ("Truncated File Read")
+    except ValueError as exc:  # PNG text/ICC chunks over PIL's 1 MB (MAX_TEXT_CHUNK)
+        raise PayloadTooLarge(f"image metadata is too large: {exc}") from None
+    except Exception as exc:  # a known signature, then garbage: any error is the file's
         raise InputError(f"image could not be decoded as PNG or JPEG: {exc}") from None
     if image.format not in FORMATS:
         raise UnsupportedMediaType(f"image must be PNG or JPEG, got {image.format!r}")
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise PayloadTooLarge(f"image has {width}x{height} pixels, more than {MAX_PIXELS:,}")
+        raise PayloadTooLarge(
+            f"image has {width}x{height} pixels, more than {MAX_PIXELS:,} ({MAX_SIDE} x {MAX_SIDE})"
+        )
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+    except ValueError as exc:
+        if "too large" in str(exc):  # a decompressed chunk over PIL's limit, met late
+            raise PayloadTooLarge(f"image metadata is too large: {exc}") from None
+        raise InputError(f"image could not be decoded as {image.format}: {exc}") from None
+    except Exception as exc:  # truncated or corrupt data: Pillow's errors are many
         raise InputError(f"image could not be decoded as {image.format}: {exc}") from None
     return image
 

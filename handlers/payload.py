@@ -2,8 +2,9 @@
 
 TorchServe hands a handler one dict per request: a raw body arrives under ``body``, a
 multipart field under its own name, query parameters under theirs. A JSON body arrives
-already parsed, ``text/*`` as ``str``, anything else as ``bytes``/``bytearray``. A body sent
-as ``application/json`` that is not valid JSON arrives as bytes.
+already parsed and ``text/*`` as ``str`` unless ``TS_DECODE_INPUT_REQUEST=false`` (the
+launcher's setting: the worker then logs no traceback per undecodable body, and the JSON is
+read here); anything else as ``bytes``/``bytearray``.
 """
 
 from __future__ import annotations
@@ -77,5 +78,7 @@ def parse_json(payload: Payload) -> Any:
         return payload.value  # TorchServe parsed it (Content-Type: application/json)
     try:
         return json.loads(payload.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:  # nesting deeper than the interpreter's stack
+        raise InputError("body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # syntax, UTF-8, or an integer over 4,300 digits
         raise InputError(f"body is not valid JSON: {exc}") from None

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from handlers.batched_handler import BatchedHandler
+from handlers.errors import PayloadTooLarge
 from handlers.payload import Payload
 from handlers.text_parsing import TextRequest, text_request
 
@@ -28,6 +29,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from transformers import AutoModel, AutoTokenizer
 
 MODEL_FOLDER = "minilm"  # inside the archive: weights, config and tokenizer
+# Tokens one request may bring (texts and labels, each cut at the model's 256): the model
+# takes ~0.11 s per full 256-token text on one thread here, so 2,048 hold a worker ~1 s.
+MAX_TOKENS_PER_REQUEST = 2048
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every text
 
 
 class TextHandler(BatchedHandler):
@@ -39,7 +44,27 @@ class TextHandler(BatchedHandler):
         self.max_tokens = int(self.metadata["max_tokens"])
 
     def parse(self, payload: Payload) -> TextRequest:
-        return text_request(payload)
+        request = text_request(payload)
+        self._check_tokens(request.rows)
+        return request
+
+    def _check_tokens(self, texts: list[str]) -> None:
+        """Refuse a request whose texts make more than MAX_TOKENS_PER_REQUEST tokens.
+
+        A WordPiece token covers at least one character, so a request whose characters
+        cannot reach the budget is not tokenized here (nearly every request).
+        """
+        cap = self.max_tokens
+        bound = sum(min(len(text) + SPECIAL_TOKENS, cap) for text in texts)
+        if bound <= MAX_TOKENS_PER_REQUEST:
+            return
+        ids = self.tokenizer(texts, truncation=True, max_length=cap)["input_ids"]
+        tokens = sum(map(len, ids))
+        if tokens > MAX_TOKENS_PER_REQUEST:
+            raise PayloadTooLarge(
+                f"texts make {tokens:,} tokens (each cut at {cap}), "
+                f"at most {MAX_TOKENS_PER_REQUEST:,} per request"
+            )
 
     def rows_of(self, request: TextRequest) -> list[str]:
         return request.rows

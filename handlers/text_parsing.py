@@ -77,4 +77,8 @@ def _checked(value: Any, name: str) -> str:
         raise InputError(f"{name} is empty")
     if len(value) > MAX_CHARS:
         raise PayloadTooLarge(f"{name} has {len(value):,} characters, at most {MAX_CHARS:,}")
+    try:
+        value.encode("utf-8")  # a lone surrogate (JSON "\ud800") breaks the tokenizer
+    except UnicodeEncodeError as exc:
+        raise InputError(f"{name} is not valid Unicode: {exc.reason} at {exc.start}") from None
     return value
