@@ -1,10 +1,10 @@
 """Find the client's payload in one TorchServe request and read it as JSON when asked.
 
 TorchServe hands a handler one dict per request: a raw body arrives under ``body``, a
-multipart field under its own name, query parameters under theirs. A JSON body arrives
-already parsed and ``text/*`` as ``str`` unless ``TS_DECODE_INPUT_REQUEST=false`` (the
-launcher's setting: the worker then logs no traceback per undecodable body, and the JSON is
-read here); anything else as ``bytes``/``bytearray``.
+multipart field under its own name, query parameters under theirs. With this project's
+``decode_input_request=false`` (config.properties) every payload arrives as bytes and JSON
+is read here, so an undecodable body costs no worker traceback; TorchServe's default hands
+JSON over parsed and ``text/*`` as ``str``, and both are accepted too.
 """
 
 from __future__ import annotations

@@ -34,13 +34,7 @@ CONSOLE_LOG_LIMIT = 10 * 1024 * 1024  # bytes
 # small machine shared with the Java frontend and other workers they take the cores those
 # need (minilm's mixed-load p95 1-2 s -> 40-120 ms; docs/load-and-bench.md). Read when a
 # worker loads the libraries, so it is set here; the caller's environment wins.
-# TS_DECODE_INPUT_REQUEST=false: the handlers read JSON and text themselves, so a worker
-# logs no traceback for each body a client sent undecodable.
-WORKER_ENV = {
-    "OMP_WAIT_POLICY": "PASSIVE",
-    "OPENBLAS_NUM_THREADS": "1",
-    "TS_DECODE_INPUT_REQUEST": "false",
-}
+WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}
 
 
 class ServerError(RuntimeError):
