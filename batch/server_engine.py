@@ -2,10 +2,12 @@
 
 Requests go to ``/predictions/<model>/<version>``, so rows are only ever recorded against
 the version the server really ran. The client (client/) finds the token (``TSERVE_TOKEN``,
-else the server's ``key_file.json``) and retries 503s (a full queue, a worker starting)
-with jittered backoff. An input the server refuses, or fails on after the retries, gets
-its answer as a reply (then an error row); a server that is unreachable, refuses the
-token or lacks the model version stops the run with one clear line.
+else the server's ``key_file.json``) and resends, with jittered backoff, every answer the
+model never gave (``client.errors.RETRYABLE``: 503 queue full or no worker, 500/507
+"Worker died." when the worker holding the request was killed or crashed), so a worker
+that dies mid-run costs no error rows. An input the server refuses, or fails on after the
+retries, gets its answer as a reply (then an error row); a server that is unreachable,
+refuses the token or lacks the model version stops the run with one clear line.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ class ServerEngine:
         token: str | None = None,  # None: found as the client finds it
         concurrency: int | None = None,  # None: the default for the model's input kind
         timeout: float = 120.0,
-        retries: int = 4,
-        backoff: float = 0.25,  # seconds before the first retry, doubled for each next one
+        retries: int = 4,  # resends of an answer the model never gave (worker died, busy)
+        backoff: float = 0.25,  # seconds before the first resend, doubled for each next one
     ) -> None:
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/predictions/{archive.name}/{archive.version}"

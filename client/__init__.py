@@ -4,6 +4,7 @@ from client.api import Client
 from client.errors import (
     AuthError,
     BadInputError,
+    BusyError,
     ClientError,
     ConflictError,
     HTTPError,
@@ -13,12 +14,14 @@ from client.errors import (
     TokenFileError,
     TransportError,
     TServeError,
+    WorkerDiedError,
 )
 from client.tokens import TokenSource
 
 __all__ = [
     "AuthError",
     "BadInputError",
+    "BusyError",
     "Client",
     "ClientError",
     "ConflictError",
@@ -30,4 +33,5 @@ __all__ = [
     "TokenFileError",
     "TokenSource",
     "TransportError",
+    "WorkerDiedError",
 ]

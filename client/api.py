@@ -4,25 +4,27 @@
     client.predict("digits", image="examples/seven.png")["label"]
     client.scale("digits", 2)
 
-Every call has a timeout; a 503 (queue full, worker restarting) is retried a bounded number
-of times with exponential backoff; any other error status raises the ``client.errors`` type
-for it, carrying the server's message. A Client holds a ``requests.Session``: use one per
-thread. No TorchServe code is imported here.
+Every call has a timeout. An answer that means the model never answered the request (503
+queue full or no worker, 500/507 "Worker died."; ``client.errors.RETRYABLE``) is resent a
+bounded number of times with jittered exponential backoff; any other error status raises
+the ``client.errors`` type for it, carrying the server's message, at once. A Client holds a
+``requests.Session``: use one per thread. No TorchServe code is imported here.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from client.errors import TransportError, from_response
+from client.errors import HTTPError, TransportError, from_response, is_retryable
 from client.tokens import Kind, TokenSource
 
 URL_ENV: dict[str, tuple[str, str]] = {
@@ -30,7 +32,6 @@ URL_ENV: dict[str, tuple[str, str]] = {
     "management": ("TSERVE_MANAGEMENT_URL", "http://127.0.0.1:8081"),
     "metrics": ("TSERVE_METRICS_URL", "http://127.0.0.1:8082"),
 }
-RETRY_STATUSES = (503,)  # TorchServe's "busy" answer: queue full or no worker yet
 IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 ImageInput = bytes | str | os.PathLike[str]
@@ -87,8 +88,8 @@ class Client:
         tokens: TokenSource | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 3.05,
-        retries: int = 3,
-        backoff: float = 0.5,  # seconds; doubled for each further retry
+        retries: int = 3,  # resends of an answer the model never gave (client.errors.RETRYABLE)
+        backoff: float = 0.5,  # seconds before the first resend, doubled for each further one
         env: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if env is None else env
@@ -102,35 +103,49 @@ class Client:
         self.metrics_url = urls["metrics"]
         self.tokens = tokens if tokens is not None else TokenSource(env=env)
         self.timeout = (connect_timeout, timeout)
-        self.session = requests.Session()
-        self.session.mount("http://", HTTPAdapter(max_retries=self._retry(retries, backoff)))
-        self.session.mount("https://", HTTPAdapter(max_retries=self._retry(retries, backoff)))
-
-    @staticmethod
-    def _retry(retries: int, backoff: float) -> Retry:
-        """Retry 503s only: a refused connection or a timeout is reported at once."""
-        return Retry(
-            total=retries,
-            connect=0,
-            read=0,
-            other=0,
-            status=retries,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=None,  # POST too: TorchServe did not run a request it answered 503
-            backoff_factor=backoff,
-            backoff_jitter=backoff,  # clients refused together should not return together
-            raise_on_status=False,  # the last 503 comes back and becomes a ServerFaultError
-        )
+        self.retries, self.backoff = retries, backoff
+        self.retried: Counter[str] = Counter()  # "status message" of each answer resent for
+        self.session = requests.Session()  # its adapters never retry: request() decides
 
     def request(self, method: str, url: str, kind: Kind | None, **kwargs: Any) -> requests.Response:
-        """Send one call with ``kind``'s token; raise the typed error for an error status."""
+        """Send one call with ``kind``'s token; raise the typed error for an error status.
+
+        An answer the model never gave (``is_retryable``) is resent up to ``retries`` times,
+        all methods alike: a prediction has no side effect, and the model answered none of
+        them. A refused connection or a timeout is reported at once: the request may still
+        be running, and a server that is down answers no sooner for being asked again.
+        """
         headers = dict(kwargs.pop("headers", {}))
+        attempt = 0
+        while True:
+            try:
+                return self._send(method, url, kind, headers, **kwargs)
+            except HTTPError as error:
+                if attempt >= self.retries or not is_retryable(error):
+                    raise
+                self.retried[f"{error.status} {error.message}"] += 1
+                time.sleep(self.delay(attempt))  # backoff between attempts, not a readiness wait
+                attempt += 1
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before resend ``attempt + 1``: ``backoff`` doubled per earlier resend, plus
+        up to ``backoff`` of jitter, so clients refused together do not return together."""
+        return self.backoff * 2**attempt + random.uniform(0, self.backoff)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        kind: Kind | None,
+        headers: Mapping[str, str],
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One attempt; the token is looked up each time (a restarted server has new keys)."""
         token = self.tokens.get(kind) if kind else None
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self.session.request(
-                method, url, headers=headers, timeout=self.timeout, **kwargs
+                method, url, headers={**headers, **auth}, timeout=self.timeout, **kwargs
             )
         except requests.ConnectTimeout:
             reason = f"cannot connect within {self.timeout[0]}s"

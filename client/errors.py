@@ -11,10 +11,26 @@
         │   ├── NotAllowedError    405: the API is switched off (registration)
         │   └── ConflictError      403, 409: refused in the current state (default version,
         │                          already registered)
-        └── ServerFaultError (5xx) the server failed (503 only after the retries ran out)
+        └── ServerFaultError (5xx) the server failed
+            ├── BusyError          503 ServiceUnavailableException: not queued (queue full,
+            │                      no worker); the model never saw the request
+            └── WorkerDiedError    500 or 507 "Worker died.": the worker process holding the
+                                   request died (killed, crashed, hung past its timeout)
+                                   before the model answered
 
 TorchServe answers a bad token with 400, like bad input; the body's ``type`` tells them
-apart. ``STATUS_ERRORS`` and ``TYPE_ERRORS`` are the one table from an answer to a type.
+apart. ``STATUS_ERRORS`` and ``TYPE_ERRORS`` are the one table from an answer to a type;
+``fault_class`` tells the two server faults that are safe to resend from the rest.
+
+Safe to resend (``RETRYABLE``): a ``BusyError`` and a ``WorkerDiedError``, and nothing else.
+Both mean the request got no answer from the model, and a prediction has no side effect,
+so sending the same request again cannot do anything twice. TorchServe 0.12 sends no
+header that says so (no ``Retry-After``): the status and the body's ``type``/``message``
+are the signal. Measured (docs/client.md): ``kill -9`` of a worker answers each request of
+the batch it held 507 "Worker died." (500 when the frontend has not yet reaped the process);
+requests still queued for the model wait and are answered by the next worker. Any other 5xx
+(503 "Prediction failed": the handler ran and raised; 507 "Out of resources") is the
+model's answer, and a 4xx needs a changed request: neither is resent.
 """
 
 from __future__ import annotations
@@ -77,6 +93,23 @@ class ServerFaultError(HTTPError):
     """A 5xx: the server failed; the same request may succeed later."""
 
 
+class BusyError(ServerFaultError):
+    """503 ServiceUnavailableException: TorchServe did not queue the request (queue full,
+    no worker for the model); the model never saw it."""
+
+
+class WorkerDiedError(ServerFaultError):
+    """500 or 507 "Worker died.": the worker holding the request died before answering."""
+
+
+# TorchServe's frontend (WorkerThread) answers every request a dying worker held with this
+# message: 507 when the worker's exit status was 137 (SIGKILL, read as out of memory),
+# else 500 (the process not yet reaped, or killed after ``responseTimeout``).
+WORKER_DIED = "Worker died."
+BUSY_TYPE = "ServiceUnavailableException"  # queue full or no worker: refused, never queued
+RETRYABLE: tuple[type[HTTPError], ...] = (BusyError, WorkerDiedError)
+
+
 STATUS_ERRORS: dict[int, type[HTTPError]] = {
     400: BadInputError,
     401: AuthError,
@@ -92,7 +125,7 @@ STATUS_ERRORS: dict[int, type[HTTPError]] = {
 TYPE_ERRORS: dict[str, type[HTTPError]] = {"InvalidKeyException": AuthError}
 
 
-def error_class(status: int, type_: str = "") -> type[HTTPError]:
+def error_class(status: int, type_: str = "", message: str = "") -> type[HTTPError]:
     """The error type for an answer: its body type, its status, else its status family."""
     if type_ in TYPE_ERRORS:
         return TYPE_ERRORS[type_]
@@ -101,8 +134,22 @@ def error_class(status: int, type_: str = "") -> type[HTTPError]:
     if 400 <= status < 500:
         return ClientError
     if status >= 500:
-        return ServerFaultError
+        return fault_class(status, type_, message)
     return HTTPError
+
+
+def fault_class(status: int, type_: str, message: str) -> type[ServerFaultError]:
+    """The type of a 5xx answer: the two that the model never answered, else the plain one."""
+    if message == WORKER_DIED:
+        return WorkerDiedError
+    if status == 503 and type_ == BUSY_TYPE:
+        return BusyError
+    return ServerFaultError
+
+
+def is_retryable(error: TServeError) -> bool:
+    """Whether ``error`` is an answer that the same request may be sent again for."""
+    return isinstance(error, RETRYABLE)
 
 
 def from_response(status: int, text: str, auth_hint: str = "") -> HTTPError:
@@ -116,5 +163,5 @@ def from_response(status: int, text: str, auth_hint: str = "") -> HTTPError:
         type_, message = str(body.get("type", "")), str(body.get("message", text))
     else:
         type_, message = "", text.strip() or "(empty body)"
-    cls = error_class(status, type_)
+    cls = error_class(status, type_, message)
     return cls(status, type_, message, body, auth_hint if issubclass(cls, AuthError) else "")

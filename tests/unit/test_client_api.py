@@ -1,4 +1,4 @@
-"""The client's request building, 503 retries and error mapping, against a stub server.
+"""The client's request building, retries and error mapping, against a stub server.
 
 The stub is a few lines of ``http.server`` on a free loopback port: it answers each request
 with the next status in its script and records what arrived, so retries are counted, not
@@ -17,12 +17,24 @@ from typing import Any
 import pytest
 
 from client.api import Client, image_content_type, prediction_body
-from client.errors import BadInputError, NotFoundError, ServerFaultError, TransportError
+from client.errors import (
+    BadInputError,
+    NotFoundError,
+    ServerFaultError,
+    TransportError,
+    WorkerDiedError,
+)
 from client.tokens import TokenSource
 from tests.ports import free_ports
 
 OK = {"predictions": [{"label": "benign"}]}
 BUSY = {"code": 503, "type": "ServiceUnavailableException", "message": "Model busy"}
+# What TorchServe 0.12 answered each request of a batch whose worker was SIGKILLed
+# (measured, docs/client.md): 507, or 500 when the frontend had not reaped the worker yet.
+DIED_507 = {"code": 507, "type": "InternalServerException", "message": "Worker died."}
+DIED_500 = {"code": 500, "type": "InternalServerException", "message": "Worker died."}
+FAILED = {"code": 503, "type": "InternalServerException", "message": "Prediction failed"}
+NO_MEMORY = {"code": 507, "type": "InternalServerException", "message": "Out of resources"}
 
 
 class Stub(ThreadingHTTPServer):
@@ -98,14 +110,60 @@ def test_503_after_the_last_retry_is_a_server_fault(stub: Stub) -> None:
     assert len(stub.received) == 3, "one try and two retries"
 
 
-@pytest.mark.parametrize(
-    ("status", "error"), [(500, ServerFaultError), (400, BadInputError), (404, NotFoundError)]
-)
-def test_other_errors_are_not_retried(stub: Stub, status: int, error: type[Exception]) -> None:
-    stub.script = [(status, {"code": status, "type": "X", "message": "no"})]
-    with pytest.raises(error, match=f"^{status} X: no$"):
-        client_of(stub).predict("cancer", vector=[1.0] * 30)
+@pytest.mark.parametrize("died", [DIED_507, DIED_500], ids=["507", "500"])
+def test_a_worker_death_is_resent_with_the_same_request(stub: Stub, died: dict[str, Any]) -> None:
+    stub.script = [(died["code"], died), (200, OK)]
+    client = client_of(stub, retries=3)
+    assert client.predict("digits", image=b"\x89PNG\r\n\x1a\n...") == OK
+    first, again = stub.received
+    assert again["body"] == first["body"], "the same body resent"
+    assert again["headers"]["Content-Type"] == "image/png", "headers kept on the resend"
+    assert again["headers"]["Authorization"] == "Bearer inf-key"
+    assert client.retried == {f"{died['code']} Worker died.": 1}
+
+
+def test_a_worker_death_after_the_last_retry_is_a_worker_died_error(stub: Stub) -> None:
+    stub.script = [(507, DIED_507)]
+    with pytest.raises(WorkerDiedError, match=r"^507 InternalServerException: Worker died\.$"):
+        client_of(stub, retries=2).predict("cancer", vector=[1.0] * 30)
+    assert len(stub.received) == 3, "one try and two retries"
+
+
+def test_no_retries_means_one_attempt(stub: Stub) -> None:
+    stub.script = [(507, DIED_507), (200, OK)]
+    with pytest.raises(WorkerDiedError):
+        client_of(stub, retries=0).predict("cancer", vector=[1.0] * 30)
     assert len(stub.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (500, {"code": 500, "type": "X", "message": "no"}, ServerFaultError),
+        (503, FAILED, ServerFaultError),  # the handler ran and raised: that is its answer
+        (507, NO_MEMORY, ServerFaultError),  # resending would run out of memory again
+        (400, {"code": 400, "type": "X", "message": "no"}, BadInputError),
+        (404, {"code": 404, "type": "X", "message": "no"}, NotFoundError),
+        (413, {"code": 413, "type": "X", "message": "Worker died."}, BadInputError),  # a 4xx
+    ],
+    ids=["500", "503-prediction-failed", "507-out-of-resources", "400", "404", "413"],
+)
+def test_other_errors_are_not_retried(
+    stub: Stub, status: int, body: dict[str, Any], error: type[Exception]
+) -> None:
+    stub.script = [(status, body), (200, OK)]
+    with pytest.raises(error) as caught:
+        client_of(stub).predict("cancer", vector=[1.0] * 30)
+    assert type(caught.value) is error
+    assert len(stub.received) == 1, "not resent"
+
+
+def test_backoff_doubles_with_jitter_below_one_backoff() -> None:
+    client = Client(tokens=TokenSource(env={}), env={}, backoff=0.5)
+    for attempt, base in enumerate([0.5, 1.0, 2.0]):
+        delays = [client.delay(attempt) for _ in range(200)]
+        assert all(base <= d <= base + 0.5 for d in delays), (attempt, min(delays), max(delays))
+        assert len(set(delays)) > 1, "jittered"
 
 
 def test_each_api_gets_its_own_token(stub: Stub) -> None:

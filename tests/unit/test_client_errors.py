@@ -10,14 +10,17 @@ from client.errors import (
     STATUS_ERRORS,
     AuthError,
     BadInputError,
+    BusyError,
     ClientError,
     ConflictError,
     HTTPError,
     NotAllowedError,
     NotFoundError,
     ServerFaultError,
+    WorkerDiedError,
     error_class,
     from_response,
+    is_retryable,
 )
 
 INVALID_KEY = json.dumps(
@@ -78,3 +81,25 @@ def test_a_body_that_is_not_torchserve_json_is_the_message(text: str, reason: st
     error = from_response(502, text)
     assert type(error) is ServerFaultError
     assert str(error) == reason
+
+
+@pytest.mark.parametrize(
+    ("status", "type_", "message", "expected", "retryable"),
+    [
+        (507, "InternalServerException", "Worker died.", WorkerDiedError, True),
+        (500, "InternalServerException", "Worker died.", WorkerDiedError, True),
+        (503, "ServiceUnavailableException", 'Model "cancer" has no worker', BusyError, True),
+        (503, "InternalServerException", "Prediction failed", ServerFaultError, False),
+        (507, "InternalServerException", "Out of resources", ServerFaultError, False),
+        (500, "InternalServerException", "Worker died", ServerFaultError, False),  # exact text
+        (413, "InternalServerException", "Worker died.", BadInputError, False),  # never a 4xx
+        (400, "ServiceUnavailableException", "x", BadInputError, False),
+    ],
+)
+def test_only_answers_the_model_never_gave_are_retryable(
+    status: int, type_: str, message: str, expected: type[HTTPError], retryable: bool
+) -> None:
+    text = json.dumps({"code": status, "type": type_, "message": message})
+    error = from_response(status, text)
+    assert type(error) is expected
+    assert is_retryable(error) is retryable, (status, type_, message)

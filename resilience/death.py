@@ -1,0 +1,134 @@
+"""What a request gets when the worker holding it is killed, measured on a real TorchServe.
+
+One slow request per worker of the model (minilm, long texts: seconds of work for a
+single-thread worker) is sent and seen running: each worker in turn has spent CPU on one.
+More requests are then sent and seen received by the frontend (its request counter): with
+every worker busy they wait in the model's queue. Then every worker gets ``kill -9``.
+Each request's answer is recorded with its role, ``in flight`` or ``queued``.
+
+Run with a client that does not retry, this is the measurement behind docs/client.md; with
+the retrying client, every request must come back 200.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from client import Client, HTTPError, TServeError
+from loadtests import checks, payloads
+from resilience import serving
+from server.launcher import TorchServe
+
+MODEL = "minilm"
+# Past the model's 256-token limit, so each text costs the most a text can cost.
+LONG_TEXT = " ".join(payloads.TEXTS * 2)
+BUSY_CPU = 0.05  # seconds of CPU a worker has spent once it is working on a request
+
+
+@dataclass
+class Answer:
+    role: str  # "in flight" or "queued"
+    status: int = 0  # 0: no HTTP answer
+    body: str = ""  # what the client saw: the error's type and message, or "ok"
+    answered_at: float = 0.0  # time.monotonic() when the answer came
+    resent: int = 0  # resends by a retrying client
+
+    def report(self, killed_at: float) -> dict[str, Any]:
+        seconds = round(self.answered_at - killed_at, 2) if self.answered_at else None
+        return {
+            "role": self.role,
+            "status": self.status,
+            "body": self.body,
+            "after_kill_s": seconds,
+            "resent": self.resent,
+        }
+
+
+def slow_body(texts: int) -> bytes:
+    return json.dumps({"inputs": [LONG_TEXT] * texts}).encode()
+
+
+def requests_received(client: Client, model: str) -> float:
+    """The frontend's ``ts_inference_requests_total`` for ``model``: counted as a request
+    arrives, right before it is queued for a worker."""
+    name = "ts_inference_requests_total"
+    pattern = re.compile(name + r'\{[^}]*model_name="' + re.escape(model) + r'"[^}]*\} (\S+)')
+    found = (pattern.match(line) for line in client.metrics([name]).splitlines())
+    return sum(float(match.group(1)) for match in found if match)
+
+
+def probe(
+    server: TorchServe, retries: int, queued: int = 2, texts: int = 24, timeout: float = 120.0
+) -> dict[str, Any]:
+    """Kill every worker of ``MODEL`` with requests in flight and queued; what each got."""
+    admin = serving.client_for(server)
+    pids = serving.worker_pids(admin, MODEL)
+    processes = {pid: psutil.Process(pid) for pid in pids}
+    spent = {pid: serving.cpu_seconds([processes[pid]]) for pid in pids}
+
+    def busy() -> int:
+        """How many workers have started working since ``spent`` was read."""
+        return sum(serving.cpu_seconds([processes[p]]) - spent[p] >= BUSY_CPU for p in pids)
+
+    answers: list[Answer] = []
+    threads: list[threading.Thread] = []
+    body = slow_body(texts)
+    for _ in pids:  # one at a time, so no two share a worker's batch
+        threads.append(_send(server, retries, body, Answer("in flight"), answers))
+        serving.wait_until(lambda: busy() >= len(threads), timeout, f"{len(threads)} workers busy")
+    before = requests_received(admin, MODEL)
+    for _ in range(queued):
+        threads.append(_send(server, retries, body, Answer("queued"), answers))
+    serving.wait_until(
+        lambda: requests_received(admin, MODEL) >= before + queued,
+        timeout,
+        f"the frontend received the {queued} queued requests",
+    )
+    killed_at = time.monotonic()
+    for pid in pids:
+        serving.kill(pid)
+    for thread in threads:
+        thread.join(timeout)
+    recovered = serving.wait_recovered(server, admin, MODEL, len(pids), set(pids), timeout)
+    ready = None if recovered is None else time.monotonic() - killed_at
+    return {
+        "model": MODEL,
+        "retries": retries,
+        "killed_pids": pids,
+        "answers": [answer.report(killed_at) for answer in sorted(answers, key=lambda a: a.role)],
+        "ready_after_s": None if ready is None else round(ready, 2),
+    }
+
+
+def _send(
+    server: TorchServe, retries: int, body: bytes, answer: Answer, answers: list[Answer]
+) -> threading.Thread:
+    """Send ``body`` on a thread of its own; ``answer`` is filled in and appended."""
+    texts = len(json.loads(body)["inputs"])
+    headers = {"Content-Type": "application/json"}
+
+    def run() -> None:
+        client = serving.client_for(server, retries, timeout=120.0)
+        url = f"{client.inference_url}/predictions/{MODEL}"
+        try:
+            response = client.request("POST", url, "inference", data=body, headers=headers)
+            answer.status = response.status_code
+            answer.body = checks.embeddings(response.json(), texts) or "ok"
+        except HTTPError as error:
+            answer.status, answer.body = error.status, f"{error.type}: {error.message}"
+        except TServeError as error:
+            answer.body = str(error)
+        answer.answered_at = time.monotonic()
+        answer.resent = client.retried.total()
+        answers.append(answer)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
