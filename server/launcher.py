@@ -67,12 +67,16 @@ def render_properties(text: str, overrides: dict[str, str]) -> str:
 def own_store_urls(model_store: Path) -> str:
     """The ``allowed_urls`` regex for archives directly in ``model_store`` (file:// only).
 
-    TorchServe matches the whole URL (Java's ``Pattern.matches``, case-insensitive) against
-    each comma-separated regex, so the path is escaped and a comma written as ``\\x2c``.
-    Any other folder, even one also named model_store, does not match.
+    TorchServe matches the whole URL (Java's ``Pattern.matches``) against each
+    comma-separated regex. The store is its ``file://`` URI as ``Path.as_uri()`` writes it
+    (percent-encoded: ASCII, no comma), escaped; ``(?-i)`` undoes TorchServe's
+    case-insensitive flag, as paths are not. Any other folder, even one also named
+    model_store, does not match. Archive names have no ``%``: TorchServe refuses a literal
+    ``..`` but opens a file:// URL percent-decoded, so ``<store>/%2e%2e%2f...%2fx.mar`` would
+    load an archive from anywhere (seen with 0.12; tests/integration/management).
     """
-    path = re.escape(str(model_store.resolve())).replace(",", r"\x2c")
-    return f"file://{path}/[^/]+[.]mar"
+    store = re.escape(model_store.resolve().as_uri())
+    return f"(?-i){store}/[A-Za-z0-9_.-]+[.]mar"
 
 
 def properties_value(text: str) -> str:

@@ -121,25 +121,37 @@ def java_properties_value(value: str) -> str:
     return value.replace("\\\\", "\\")
 
 
+def java_matches(pattern: str, url: str) -> bool:
+    """TorchServe's ``Pattern.compile(pattern, CASE_INSENSITIVE).matcher(url).matches()``
+    (Python's re takes ``(?-i)`` only as a prefix removed here)."""
+    if pattern.startswith("(?-i)"):
+        return re.fullmatch(pattern.removeprefix("(?-i)"), url) is not None
+    return re.fullmatch(pattern, url, re.IGNORECASE) is not None
+
+
 def test_allowed_urls_match_only_the_servers_own_model_store(tmp_path: Path) -> None:
-    """TorchServe matches allowed_urls with Pattern.matches: the whole URL, so fullmatch."""
-    store = tmp_path / "my-store.v1" / "model_store"
+    store = tmp_path / "my store,v1.0" / "model_store"  # a space, a comma, a dot
     store.mkdir(parents=True)
     server = TorchServe(tmp_path / "run", models=["x"], model_store=store)
     rendered = read_properties(server.rendered_config())["allowed_urls"]
     pattern = java_properties_value(rendered)
     assert pattern == own_store_urls(store)
-    assert re.escape(str(store.resolve())) in pattern
+    assert "," not in pattern and pattern.isascii(), "TorchServe splits on commas"
+    own = store.resolve().as_uri()
+    assert java_matches(pattern, f"{own}/cancer.mar")
+    assert java_matches(pattern, f"{own}/cancer-2.0.mar")
     planted = tmp_path / "elsewhere" / "model_store" / "planted.mar"
     for url in (
         planted.as_uri(),
         "file:///tmp/x/model_store/planted.mar",
-        f"file://{tmp_path}/my-store-v1/model_store/planted.mar",  # "." is not a wildcard
-        f"file://{store}/sub/planted.mar",
-        f"file://{store}/planted.mar.zip",
+        own.replace("v1.0", "v1x0") + "/planted.mar",  # "." is not a wildcard
+        own.upper().replace("FILE:", "file:") + "/planted.mar",  # paths are case-sensitive
+        f"{own}/sub/planted.mar",
+        f"{own}/planted.mar.zip",
+        f"{own}/%2e%2e%2f%2e%2e%2felsewhere%2fmodel_store%2fplanted.mar",  # decoded on open
+        f"{store.resolve()}/planted.mar",  # no scheme
     ):
-        assert not re.fullmatch(pattern, url, re.IGNORECASE), url
-    assert re.fullmatch(pattern, f"file://{store.resolve()}/cancer.mar", re.IGNORECASE)
+        assert not java_matches(pattern, url), url
 
 
 def test_explicit_allowed_urls_override_wins(tmp_path: Path) -> None:

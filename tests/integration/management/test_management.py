@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import threading
 import time
@@ -119,13 +120,18 @@ def test_scale_up_and_down_synchronously(admin: Client) -> None:
         assert worker_states(admin, "scaled") == ["READY"]
 
 
+def plant(folder: Path) -> Path:
+    """A loadable archive in ``folder``/model_store, outside the server's own store."""
+    planted = folder / "model_store" / "planted.mar"
+    planted.parent.mkdir()
+    shutil.copy(MODEL_STORE / "cancer.mar", planted)
+    return planted
+
+
 def test_file_url_from_another_model_store_is_refused(admin: Client, tmp_path: Path) -> None:
     """allowed_urls holds this server's own store only (the launcher renders it), so an
     archive planted in any other folder named model_store is not loaded."""
-    planted = tmp_path / "model_store" / "planted.mar"
-    planted.parent.mkdir()
-    shutil.copy(MODEL_STORE / "cancer.mar", planted)
-    url = planted.as_uri()
+    url = plant(tmp_path).as_uri()
     before = admin.list_models()
     expect_error(
         lambda: admin.register(url, model_name="planted"),
@@ -133,6 +139,30 @@ def test_file_url_from_another_model_store_is_refused(admin: Client, tmp_path: P
     )  # fmt: skip
     assert admin.list_models() == before
     assert "planted" not in {model["modelName"] for model in before}
+
+
+def percent_encoded(path: str) -> str:
+    """``path`` with each ``.`` and ``/`` written %2e and %2f, but for the final ``.mar``."""
+    stem = path.removesuffix(".mar")
+    return "".join(f"%{ord(char):02x}" if char in "./" else char for char in stem) + ".mar"
+
+
+def test_percent_encoded_climb_out_of_the_own_store_is_refused(
+    admin: Client, model_store: Path, tmp_path: Path
+) -> None:
+    """TorchServe refuses a literal ``..`` in a URL, but opens a file:// URL percent-decoded:
+    ``<store>/%2e%2e%2f...%2fplanted.mar`` names one file "in" the store and loads the
+    archive planted anywhere. Archive names in allowed_urls have no ``%``."""
+    climb = os.path.relpath(plant(tmp_path), model_store.resolve())
+    url = f"{model_store.resolve().as_uri()}/{percent_encoded(climb)}"
+    try:
+        expect_error(
+            lambda: admin.register(url, model_name="climbed"),
+            NotFoundError, 404, "ModelNotFoundException", NOT_ALLOWED.format(url),
+        )  # fmt: skip
+    finally:
+        with contextlib.suppress(HTTPError):  # registered only if the test failed
+            admin.unregister("climbed")
 
 
 def test_file_url_in_the_own_model_store_passes_allowed_urls(
