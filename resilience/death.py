@@ -24,12 +24,16 @@ import psutil
 from client import Client, HTTPError, TServeError
 from loadtests import checks, payloads
 from resilience import serving
-from server.launcher import TorchServe
+from server.launcher import ServerError, TorchServe
 
 MODEL = "minilm"
-# Past the model's 256-token limit, so each text costs the most a text can cost.
+# Past the model's 256-token limit, so each text costs the most a text can cost; 8 of them
+# are the handler's budget of 2,048 tokens per request (handlers/text_handler.py), about
+# a second of work for a single-thread worker here.
 LONG_TEXT = " ".join(payloads.TEXTS * 2)
-BUSY_CPU = 0.05  # seconds of CPU a worker has spent once it is working on a request
+TEXTS = 8
+BUSY_CPU = 0.02  # seconds of CPU a worker has spent once it is working on a request
+POLL = 0.01  # seconds between looks: the kill must come well within a request's second
 
 
 @dataclass
@@ -65,7 +69,7 @@ def requests_received(client: Client, model: str) -> float:
 
 
 def probe(
-    server: TorchServe, retries: int, queued: int = 2, texts: int = 24, timeout: float = 120.0
+    server: TorchServe, retries: int, queued: int = 2, texts: int = TEXTS, timeout: float = 120.0
 ) -> dict[str, Any]:
     """Kill every worker of ``MODEL`` with requests in flight and queued; what each got."""
     admin = serving.client_for(server)
@@ -75,6 +79,7 @@ def probe(
 
     def busy() -> int:
         """How many workers have started working since ``spent`` was read."""
+        _unanswered(answers)
         return sum(serving.cpu_seconds([processes[p]]) - spent[p] >= BUSY_CPU for p in pids)
 
     answers: list[Answer] = []
@@ -82,20 +87,23 @@ def probe(
     body = slow_body(texts)
     for _ in pids:  # one at a time, so no two share a worker's batch
         threads.append(_send(server, retries, body, Answer("in flight"), answers))
-        serving.wait_until(lambda: busy() >= len(threads), timeout, f"{len(threads)} workers busy")
+        wanted = f"{len(threads)} workers are busy"
+        serving.wait_until(lambda: busy() >= len(threads), timeout, wanted, POLL)
     before = requests_received(admin, MODEL)
     for _ in range(queued):
         threads.append(_send(server, retries, body, Answer("queued"), answers))
     serving.wait_until(
-        lambda: requests_received(admin, MODEL) >= before + queued,
+        lambda: _unanswered(answers) and requests_received(admin, MODEL) >= before + queued,
         timeout,
         f"the frontend received the {queued} queued requests",
+        POLL,
     )
     killed_at = time.monotonic()
     for pid in pids:
         serving.kill(pid)
     for thread in threads:
         thread.join(timeout)
+    _unanswered([answer for answer in answers if answer.answered_at < killed_at])
     recovered = serving.wait_recovered(server, admin, MODEL, len(pids), set(pids), timeout)
     ready = None if recovered is None else time.monotonic() - killed_at
     return {
@@ -105,6 +113,15 @@ def probe(
         "answers": [answer.report(killed_at) for answer in sorted(answers, key=lambda a: a.role)],
         "ready_after_s": None if ready is None else round(ready, 2),
     }
+
+
+def _unanswered(answers: list[Answer]) -> bool:
+    """True while no request has its answer yet: one that came before the kill (refused,
+    or faster than the probe) would not be an answer to a worker's death."""
+    if answers:
+        first = answers[0]
+        raise ServerError(f"a probe request got {first.status} {first.body} before the kill")
+    return True
 
 
 def _send(

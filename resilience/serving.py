@@ -47,13 +47,15 @@ def own_server(
         server.stop()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, poll: float = POLL
+) -> None:
     """Poll ``condition`` until it holds; ServerError naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise ServerError(f"gave up after {timeout:.0f}s waiting until {what}")
-        time.sleep(POLL)  # polling interval of the condition
+        time.sleep(poll)  # polling interval of the condition
 
 
 def client_for(server: TorchServe, retries: int = 0, timeout: float = 30.0) -> Client:

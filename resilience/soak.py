@@ -275,6 +275,7 @@ def print_report(report: dict[str, Any], path: Path) -> None:
     for row in report["windows"]:
         for model, seen in row["models"].items():
             latency = f"p50 {seen['p50_ms']} ms  p99 {seen['p99_ms']} ms"
+            latency += f"  (send lag p99 {seen['send_lag_p99_ms']} ms)"
             counts = f"{seen['rate']:7.1f} req/s {seen['failed']:4} failed"
             print(f"window {row['window']:3} {model:7} {counts}  {latency}")
     for model, seen in report["overall"].items():

@@ -47,6 +47,9 @@ def summary(outcomes: Iterable[Outcome]) -> dict[str, Any]:
         "resent": sum(outcome.resent for outcome in done),
         "p50_ms": milliseconds(percentile(latencies, 0.50)),
         "p99_ms": milliseconds(percentile(latencies, 0.99)),
+        # How late the load generator itself sent them (its threads all busy, or starved of
+        # CPU): latency counts from the planned time, so this part of it is not the server's.
+        "send_lag_p99_ms": milliseconds(percentile([o.started - o.planned for o in done], 0.99)),
     }
 
 
