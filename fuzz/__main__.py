@@ -1,7 +1,7 @@
-"""``python -m fuzz``: the seeded fuzz driver (fuzz/run.py)."""
+"""``python -m fuzz``: see fuzz/cli.py."""
 
 import sys
 
-from fuzz.run import main
+from fuzz.cli import main
 
 sys.exit(main())

@@ -44,8 +44,10 @@ def _checked_row(row: Any, index: int, n_features: int) -> list[float]:
             )
         try:
             finite = math.isfinite(value)
-        except OverflowError:  # an int too large for a float
-            finite = False
+        except OverflowError:  # an int too large for a float (str() of it may raise too)
+            raise InputError(
+                f"row {index}, feature {position}: an integer too large for a float"
+            ) from None
         if not finite:
             raise InputError(f"row {index}, feature {position}: {value} is not a finite number")
     return [float(value) for value in row]

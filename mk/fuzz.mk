@@ -1,7 +1,9 @@
 # Seeded fuzzing of the three models (fuzz/): malformed requests beside valid traffic.
 .PHONY: fuzz
 
-FUZZ_ARGS ?=  # e.g. FUZZ_ARGS="--count 2000 --seed 7" or "--reuse .run" (against `make serve`)
+# e.g. FUZZ_ARGS="--seed 7 --count 2000", "--reuse .run" (the `make serve` server),
+# "--case 1234" (one case again), "--json fuzz.json"
+FUZZ_ARGS ?=
 
-fuzz: install-dev archive ## 10,000 seeded malformed requests; non-zero on any 5xx, restart or timeout
+fuzz: install-dev archive ## 10,000 seeded malformed requests beside valid ones; fails on any 5xx, hang or restart
 	$(PY) -m fuzz $(FUZZ_ARGS)

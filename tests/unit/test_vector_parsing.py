@@ -27,7 +27,7 @@ def test_several_rows_keep_their_order() -> None:
         ({"inputs": [ROW, ROW[:2]]}, "row 1: expected 4 features, got 2"),
         ({"inputs": [1, 2, float("nan"), 4]}, "row 0, feature 2: nan is not a finite number"),
         ({"inputs": [1, 2, 3, float("inf")]}, "row 0, feature 3: inf is not a finite number"),
-        ({"inputs": [1, 2, 3, 10**400]}, "row 0, feature 3: .* is not a finite number"),
+        ({"inputs": [1, 2, 3, 10**400]}, "row 0, feature 3: an integer too large for a float"),
         ({"inputs": [1, "2", 3, 4]}, "row 0, feature 1: expected a number, got str"),
         ({"inputs": [1, True, 3, 4]}, "row 0, feature 1: expected a number, got bool"),
         ({"inputs": []}, '"inputs" is empty'),

@@ -1,0 +1,79 @@
+"""The TorchServe under test: its URLs and tokens, how a request is sent to it, and the
+process ids of its workers (a changed pid is a worker that died and was restarted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from client.tokens import RUN_DIR_ENV, TokenSource
+from fuzz.wire import Request
+from server.launcher import TorchServe
+
+CHUNK = 1 << 20  # bytes per chunk of a chunked upload
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Target:
+    inference_url: str
+    management_url: str
+    inference_headers: dict[str, str]
+    management_headers: dict[str, str]
+
+    @classmethod
+    def of(cls, server: TorchServe) -> Target:
+        """The server a ``TorchServe`` object started (its run folder holds the keys)."""
+        return cls(
+            server.inference_url,
+            server.management_url,
+            server.headers("inference"),
+            server.headers("management"),
+        )
+
+    @classmethod
+    def at(cls, inference_url: str, management_url: str, run_dir: Path | None) -> Target:
+        """A running server; tokens found as the client finds them (env, else key file)."""
+        env = {RUN_DIR_ENV: str(run_dir)} if run_dir else None
+        tokens = TokenSource(env=env)
+        return cls(
+            inference_url.rstrip("/"),
+            management_url.rstrip("/"),
+            bearer(tokens.get("inference")),
+            bearer(tokens.get("management")),
+        )
+
+    def send(
+        self, session: requests.Session, request: Request, timeout: float
+    ) -> requests.Response:
+        """POST ``request``; raises requests' exceptions for no answer within ``timeout``."""
+        url = f"{self.inference_url}/predictions/{request.model}"
+        if request.query:
+            url += "?" + request.query
+        return session.post(
+            url,
+            data=pieces(request.body) if request.chunked else request.body,
+            headers=self.inference_headers | request.all_headers(),
+            timeout=(CONNECT_TIMEOUT, timeout),
+        )
+
+    def worker_pids(self, model: str) -> list[int]:
+        """Process ids of the workers of ``model``'s default version, sorted."""
+        response = requests.get(
+            f"{self.management_url}/models/{model}", headers=self.management_headers, timeout=30
+        )
+        response.raise_for_status()
+        return sorted(int(worker["pid"]) for worker in response.json()[0]["workers"])
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def pieces(body: bytes) -> Iterator[bytes]:
+    """``body`` in chunks: requests then sends it with Transfer-Encoding: chunked."""
+    for start in range(0, len(body), CHUNK):
+        yield body[start : start + CHUNK]
