@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from handlers.image_decoding import decode_image, image_to_grid
+from handlers.digit_features import image_to_grid
+from handlers.image_wire import decode_image
 from handlers.vector_parsing import rows_from_json
 
 MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"

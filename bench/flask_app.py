@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from bench.direct import Cancer, Digits, MiniLM
 from handlers.errors import InputError, error_body, status_of
-from handlers.image_decoding import image_from_json
+from handlers.image_wire import image_from_json
 from handlers.payload import Payload, parse_json
 from handlers.text_parsing import text_request
 

@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from handlers.batched_handler import BatchedHandler
-from handlers.image_decoding import decode_image, image_from_json, image_to_grid
+from handlers.digit_features import image_to_grid
+from handlers.image_wire import decode_image, image_from_json
 from handlers.payload import Payload, as_bytes, parse_json
 
 

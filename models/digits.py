@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from handlers.image_decoding import ink_from_gray, ink_to_grid
+from handlers.digit_features import ink_from_gray, ink_to_grid
 from models.digits_net import DigitsNet
 from models.training import accuracy, seed_everything, train_classifier
 

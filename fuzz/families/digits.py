@@ -13,7 +13,7 @@ from fuzz.families import shared
 from fuzz.family import MAX_REQUEST_SIZE, Family, Shape
 from fuzz.mutate import bit_flips, truncated
 from fuzz.wire import JPEG, JSON, PNG, Part, Request, b64, dumps, multipart, multipart_type
-from handlers.image_decoding import MAX_SIDE as LIMIT_SIDE
+from handlers.image_wire import MAX_SIDE as LIMIT_SIDE
 
 MODEL = "digits"
 # Blank PNGs this big (pixels per side) decode for real: 6300 and 20000 are over the

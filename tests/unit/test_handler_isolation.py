@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from handlers.errors import PayloadTooLarge
-from handlers.image_decoding import decode_image
+from handlers.image_wire import decode_image
 from handlers.payload import Payload
 from handlers.text_parsing import text_request
 from handlers.vector_handler import VectorHandler

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fuzz import images
+from handlers.digit_features import image_to_grid
 from handlers.errors import InputError
-from handlers.image_decoding import decode_image, image_from_json, image_to_grid
+from handlers.image_wire import decode_image, image_from_json
 from handlers.payload import PAYLOAD_FIELDS, Payload, find_payload, parse_json
 from handlers.text_parsing import MAX_CHARS, MAX_TEXTS, text_request
 from handlers.vector_parsing import rows_from_json

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import PngImagePlugin
 
-from handlers.image_decoding import MAX_PIXELS
+from handlers.image_wire import MAX_PIXELS
 from handlers.text_handler import MAX_TOKENS_PER_REQUEST
 from handlers.text_parsing import MAX_CHARS, MAX_TEXTS
 from handlers.vector_parsing import MAX_ROWS
