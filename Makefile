@@ -5,10 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 ARCHIVES := model_store/digits.mar model_store/cancer.mar model_store/minilm.mar
-MODEL_SOURCES := $(wildcard handlers/*.py models/*.py config/models/*.yaml)
+MODEL_SOURCES := $(wildcard handlers/*.py contracts/*.py models/*.py config/models/*.yaml)
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev archive serve serve-dev stop status test test-unit lint clean
+.PHONY: help install install-dev archive serve serve-dev stop status test test-unit test-component lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,11 +49,14 @@ stop: ## stop the TorchServe started by `make serve`
 status: ## is the `make serve` TorchServe running
 	@$(PY) -m server status
 
-test: install-dev archive ## run every test: unit, then integration against a real TorchServe
+test: install-dev archive ## run every test: unit, component, then integration against a real TorchServe
 	$(PY) -m pytest
 
-test-unit: install-dev ## only the tests that need no server
+test-unit: install-dev ## the tests that need nothing but the venv (no archives, database or server)
 	$(PY) -m pytest tests/unit
+
+test-component: install-dev archive ## the tests of the archives, training and PostgreSQL, without TorchServe
+	$(PY) -m pytest tests/component
 
 lint: install-dev ## ruff (lint + format) and mypy
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,5 @@
-"""Batch tests' helpers: sources written from bundled data sets, and the rows a run stored."""
+"""Batch tests' helpers: sources written from bundled data sets, the rows a run stored, and
+the command's one-line failures."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 from sqlalchemy import create_engine, select
 
+from batch.cli import main
 from batch.store import predictions, runs
 from tests.images import render
 
@@ -98,3 +101,12 @@ def assert_close(actual: Any, expected: Any, tolerance: float, where: str = "") 
         assert abs(actual - expected) <= tolerance, f"{where}: {actual} != {expected}"
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+def fails_with(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the command, check it failed cleanly, and return its one line of error."""
+    assert main(list(argv)) == 2
+    out, err = capsys.readouterr()
+    assert out == "", "nothing but the error is printed"
+    assert err.count("\n") == 1 and err.startswith("batch: error: "), err
+    return err.removeprefix("batch: error: ").rstrip("\n")

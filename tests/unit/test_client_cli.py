@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
+import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from client import cli, output
-from client.errors import (
-    AuthError,
-    BadInputError,
-    ClientError,
-    ConflictError,
-    NotAllowedError,
-    NotFoundError,
-    ServerFaultError,
-    TokenFileError,
-    TransportError,
-    TServeError,
+from client.api import Client
+from client.errors import ClientError, from_response
+from server.settings import (
+    INFERENCE_TOKEN_ENV,
+    INFERENCE_URL_ENV,
+    KEY_FILE,
+    ROOT,
+    RUN_DIR_ENV,
+    free_ports,
 )
-from tests.ports import free_ports
+from tests.unit.test_client_api import Stub
 
 PARSER = cli.build_parser()
 
@@ -31,22 +34,103 @@ def parse(*args: str) -> argparse.Namespace:
     return PARSER.parse_args(list(args))
 
 
-@pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        (BadInputError(400, "InputError", "x"), 3),
-        (NotFoundError(404, "ModelNotFoundException", "x"), 4),
-        (AuthError(400, "InvalidKeyException", "x"), 5),
-        (NotAllowedError(405, "MethodNotAllowedException", "x"), 6),
-        (ConflictError(409, "ConflictStatusException", "x"), 6),
-        (ClientError(418, "Teapot", "x"), 6),
-        (ServerFaultError(503, "ServiceUnavailableException", "x"), 7),
-        (TransportError("refused"), 8),
-        (TokenFileError("bad key file"), 1),
-    ],
-)
-def test_each_error_kind_has_its_exit_code(error: TServeError, code: int) -> None:
-    assert cli.exit_code(error) == code
+# docs/client.md's error table: what each answer raises and the exit code `tserve` gives it.
+ERROR_TABLE = "| error | when | status | `tserve` exit |"
+# A status cell's entries: 400, 400 `InvalidKeyException`, 507 "Worker died.", 5xx.
+ANSWER = re.compile(r'(?P<status>\d{3}|5xx)(?: `(?P<type>\w+)`)?(?: "(?P<message>[^"]+)")?')
+
+
+def documented_errors() -> list[tuple[str, str, int]]:
+    """(error type, status cell, exit code) of each row of docs/client.md's error table."""
+    lines = (ROOT / "docs" / "client.md").read_text().splitlines()
+    table = lines[lines.index(ERROR_TABLE) + 2 :]
+    rows = []
+    for line in table[: next(i for i, row in enumerate(table) if not row.startswith("|"))]:
+        error, _, status, code = (cell.strip() for cell in line.strip("|").split("|"))
+        rows.append((error.split()[0].strip("`"), status, int(code)))
+    return rows
+
+
+def answers(status_cell: str) -> list[tuple[int, dict[str, Any]]]:
+    """The server answers a status cell stands for, as TorchServe's JSON bodies. A type or
+    message after the last status holds for the bare statuses before it too: in 500, 507
+    "Worker died." both carry the message; in 400 `InvalidKeyException`, 401 only 400 does."""
+    entries = [match.groupdict() for match in ANSWER.finditer(status_cell)]
+    assert entries, f"no status in {status_cell!r}"
+    last = entries[-1]
+    found = []
+    for entry in entries:
+        bare = entry["type"] is None and entry["message"] is None
+        given = last if bare else entry
+        type_ = given["type"] or "StubException"
+        message = given["message"] or "refused by the stub"
+        status = entry["status"]
+        for code in [500, 502, 504] if status == "5xx" else [int(status)]:
+            found.append((code, {"code": code, "type": type_, "message": message}))
+    return found
+
+
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stub]:
+    """A stub TorchServe the CLI predicts against; resends wait no backoff."""
+    server = Stub()
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    monkeypatch.setenv(INFERENCE_URL_ENV, server.url)
+    monkeypatch.setenv(INFERENCE_TOKEN_ENV, "inf-key")
+    monkeypatch.setattr(cli, "Client", functools.partial(Client, backoff=0.0))
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def predict_exit(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``tserve predict cancer --text x``: its exit code and its one line on stderr."""
+    code = cli.main(["predict", "cancer", "--text", "x"])
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("tserve: "), (out, err)
+    return code, err
+
+
+@pytest.mark.parametrize(("error", "status_cell", "code"), documented_errors())
+def test_each_documented_error_exits_with_its_documented_code(
+    error: str,
+    status_cell: str,
+    code: int,
+    stub: Stub,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if error == "TransportError":  # nothing listening
+        [port] = free_ports(1)
+        monkeypatch.setenv(INFERENCE_URL_ENV, f"http://127.0.0.1:{port}")
+        exit_code, err = predict_exit(capsys)
+        assert (exit_code, "cannot connect" in err) == (code, True), err
+    elif error == "TokenFileError":  # no token given, and a key file not TorchServe's
+        monkeypatch.delenv(INFERENCE_TOKEN_ENV)
+        monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path))
+        (tmp_path / KEY_FILE).write_text("not json")
+        exit_code, err = predict_exit(capsys)
+        assert (exit_code, "is not a TorchServe key file" in err) == (code, True), err
+        assert stub.received == [], "nothing is sent without a token"
+    else:
+        for status, body in answers(status_cell):
+            assert type(from_response(status, json.dumps(body))).__name__ == error, body
+            stub.script = [(status, body)]
+            exit_code, err = predict_exit(capsys)
+            assert exit_code == code, (body, err)
+            assert err.startswith(f"tserve: {status} {body['type']}: {body['message']}"), err
+
+
+def test_a_refusal_the_table_does_not_name_exits_like_the_named_refusals(
+    stub: Stub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = {error: code for error, _, code in documented_errors()}["NotAllowedError"]
+    stub.script = [(418, {"code": 418, "type": "Teapot", "message": "x"})]
+    assert predict_exit(capsys) == (refused, "tserve: 418 Teapot: x\n")
 
 
 def test_exit_codes_are_distinct_per_kind() -> None:

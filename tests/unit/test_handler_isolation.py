@@ -1,26 +1,28 @@
 """Whatever one request raises, in any hook, only that request fails; its batch-mates are
-served. Driven through TorchServe's own ``handle`` with no server."""
+served. Served as a TorchServe worker serves them (tests/handler_support.py), no server."""
 
 from __future__ import annotations
 
 import io
 import struct
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from PIL import Image
 
+from contracts.vector import VectorAnswer
 from handlers.errors import PayloadTooLarge
 from handlers.image_wire import decode_image
 from handlers.payload import Payload
 from handlers.text_parsing import text_request
 from handlers.vector_handler import VectorHandler
-from models.cancer_net import CancerNet
-from tests.unit.test_handlers import CANCER, JSON_PART, ready, run
+from tests.handler_support import part
+from tests.unit.test_handlers import cancer_worker
 
-GOOD = {"body": {"inputs": [1.0] * 30}}
+GOOD = [part({"inputs": [1.0] * 30})]
 POISON = -12345.0  # a first feature the test's model or parser chokes on
 
 
@@ -42,7 +44,7 @@ class Broken(VectorHandler):
             raise RuntimeError("bug in forward")
         return super().forward(parts)
 
-    def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> dict[str, Any]:
+    def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> VectorAnswer:
         if self.stage == "answer" and request[0, 0] == POISON:
             raise KeyError("bug in answer")
         return super().answer(outputs, request)
@@ -50,12 +52,12 @@ class Broken(VectorHandler):
 
 @pytest.mark.parametrize("stage", ["parse", "forward", "answer"])
 def test_a_bug_hit_by_one_request_fails_that_request_alone(
-    stage: str, caplog: pytest.LogCaptureFixture
+    stage: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    handler = ready(Broken(stage), CancerNet(), CANCER)
-    poison = {"body": {"inputs": [POISON] + [1.0] * 29}}
-    answers, context = run(handler, [GOOD, poison, GOOD], [JSON_PART] * 3)
-    assert context.status == {1: 500}, answers
+    worker = cancer_worker(tmp_path, Broken(stage))
+    poison = [part({"inputs": [POISON] + [1.0] * 29})]
+    answers = worker.handle([GOOD, poison, GOOD])
+    assert worker.statuses() == [200, 500, 200], answers
     assert answers[1]["type"] == "InternalError"
     assert "bug in" not in answers[1]["message"], "a fault's details stay in the log"
     assert "predictions" in answers[0] and answers[0] == answers[2]
@@ -63,11 +65,11 @@ def test_a_bug_hit_by_one_request_fails_that_request_alone(
 
 
 def test_a_refused_request_is_one_log_line_without_traceback(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
+    worker = cancer_worker(tmp_path)
     caplog.set_level("INFO", logger="handlers.batched_handler")
-    handler = ready(VectorHandler(), CancerNet(), CANCER)
-    run(handler, [{"body": {"inputs": [1.0] * 2}}], [JSON_PART])
+    worker.handle([[part({"inputs": [1.0] * 2})]])
     lines = [r for r in caplog.records if r.name == "handlers.batched_handler"]
     assert [r.getMessage() for r in lines] == [
         "refused request 0: 400 InputError: row 0: expected 30 features, got 2"
@@ -83,11 +85,10 @@ def test_a_refused_request_is_one_log_line_without_traceback(
         b"\xff\xfe{}",  # not UTF-8
     ],
 )
-def test_undecodable_json_is_a_400_for_its_request(body: bytes) -> None:
-    handler = ready(VectorHandler(), CancerNet(), CANCER)
-    data: list[dict[str, Any]] = [{"body": body}, GOOD]
-    answers, context = run(handler, data, [JSON_PART, JSON_PART])
-    assert context.status == {0: 400}, answers[0]
+def test_undecodable_json_is_a_400_for_its_request(body: bytes, tmp_path: Path) -> None:
+    worker = cancer_worker(tmp_path)
+    answers = worker.handle([[part(body)], GOOD])
+    assert worker.statuses() == [400, 200], answers[0]
     assert answers[0]["message"].startswith("body is not valid JSON")
     assert "predictions" in answers[1]
 

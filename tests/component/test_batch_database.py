@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from batch.archive import sha256_of
 from batch.cli import main
 from batch.store import predictions
-from server.launcher import MODEL_STORE, ROOT
+from server.settings import MODEL_STORE, ROOT
 from tests.batch_support import BAD_ROW, BAD_ROW_ERROR, cancer_rows, stored, write_csv
 from tests.postgres import fresh_database, running_postgres
 

@@ -17,7 +17,7 @@ from batch.local_engine import LocalEngine
 from batch.runner import Summary, run_batch
 from batch.sources import open_source
 from batch.store import Store
-from server.launcher import MODEL_STORE
+from server.settings import MODEL_STORE
 from tests.batch_support import (
     BAD_ROW,
     BAD_ROW_ERROR,
