@@ -59,7 +59,9 @@ RUN mkdir -p /usr/share/man/man1 \
         --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
+# The supervisor (server/) manages TorchServe through the project's client (client/).
 COPY server/ server/
+COPY client/ client/
 COPY config/ config/
 COPY container/ container/
 COPY --from=build /src/model_store/*.mar model_store/

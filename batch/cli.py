@@ -21,10 +21,9 @@ from batch.errors import BatchError
 from batch.runner import Summary, run_batch
 from batch.sources import open_source
 from batch.store import Store
-from server.launcher import MODEL_STORE
+from server.settings import DATABASE_URL_ENV, INFERENCE_URL, INFERENCE_URL_ENV, MODEL_STORE
 
 DEFAULT_DB = "sqlite:///batch.db"
-DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,8 +47,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--db",
-        default=os.environ.get("BATCH_DATABASE_URL", DEFAULT_DB),
-        help=f"SQLAlchemy URL (default $BATCH_DATABASE_URL or {DEFAULT_DB}); "
+        default=os.environ.get(DATABASE_URL_ENV, DEFAULT_DB),
+        help=f"SQLAlchemy URL (default ${DATABASE_URL_ENV} or {DEFAULT_DB}); "
         "e.g. postgresql+psycopg://user:password@host/db",
     )
     p.add_argument("--id-column", help="column (CSV, Parquet) or field (JSONL) of unique ids")
@@ -62,8 +61,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--url",
-        default=os.environ.get("TSERVE_URL", DEFAULT_URL),
-        help=f"server engine: TorchServe's inference address (default {DEFAULT_URL})",
+        default=os.environ.get(INFERENCE_URL_ENV, INFERENCE_URL),
+        help="server engine: TorchServe's inference address "
+        f"(default ${INFERENCE_URL_ENV} or {INFERENCE_URL})",
     )
     p.add_argument(
         "--concurrency",

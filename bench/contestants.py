@@ -25,16 +25,8 @@ from typing import Any
 import requests
 import yaml
 
-from server.launcher import (
-    LOG_CONFIG,
-    MODEL_STORE,
-    ROOT,
-    WORKER_ENV,
-    ServerError,
-    TorchServe,
-    port_overrides,
-)
-from tests.ports import free_ports
+from server.launcher import WORKER_ENV, ServerError, TorchServe, loopback_ports
+from server.settings import FLASK_BIND_ENV, HOST, LOG_CONFIG, MODEL_STORE, ROOT, free_ports
 
 CORES = os.cpu_count() or 1
 
@@ -117,58 +109,27 @@ def torchserve(
             else:
                 store.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(archive, store / archive.name)
-    inference, management, metrics, *grpc = free_ports(5)
-    ports = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
     if upstream:
         overrides = (overrides or {}) | {"async_logging": "false"}
     server = TorchServe(
         run_dir / "server",
         models=models,
         model_store=store,
-        overrides=ports | (overrides or {}),
+        overrides=loopback_ports() | (overrides or {}),
         log_config=None if upstream else LOG_CONFIG,
         worker_env={} if upstream else dict(WORKER_ENV),
+        environment=env or {},
     )
-    with _environment(env or {}):
-        server.start()
-    try:
-        server.wait_ready(timeout=300 + 30 * len(models))  # workers start side by side
+    with server.running(timeout=300 + 30 * len(models)):  # workers start side by side
         yield Endpoint(server.inference_url, server.headers("inference"), server.pid())
-    finally:
-        stop_torchserve(server)
-
-
-@contextlib.contextmanager
-def _environment(extra: dict[str, str]) -> Iterator[None]:
-    """os.environ with ``extra`` added, restored on exit (the launcher copies os.environ)."""
-    saved = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def stop_torchserve(server: TorchServe, timeout: float = 60.0) -> None:
-    """Stop TorchServe and reap it first: an unreaped leader keeps its process group
-    "alive" to TorchServe.stop's check, which then waits its whole timeout."""
-    server.terminate()
-    deadline = time.monotonic() + timeout
-    while server.is_running() and time.monotonic() < deadline:  # is_running() reaps it
-        time.sleep(0.2)
-    server.stop(timeout=timeout)
 
 
 @contextlib.contextmanager
 def flask_gunicorn(run_dir: Path, timeout: float = 300.0) -> Iterator[Endpoint]:
     """The Flask app under gunicorn; ready once every worker has answered /ping."""
     (port,) = free_ports(1)
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, BENCH_FLASK_BIND=f"127.0.0.1:{port}")
+    url = f"http://{HOST}:{port}"
+    env = os.environ | {FLASK_BIND_ENV: f"{HOST}:{port}"}
     command = [str(Path(sys.executable).with_name("gunicorn")), "-c", "bench/gunicorn_conf.py",
                "bench.flask_app:app"]  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)

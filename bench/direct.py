@@ -20,8 +20,8 @@ import torch
 from handlers.digit_features import image_to_grid
 from handlers.image_wire import decode_image
 from handlers.vector_parsing import rows_from_json
+from server.settings import MODEL_STORE
 
-MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length, as the handler reads it from metadata
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 
-bind = os.environ.get("BENCH_FLASK_BIND", "127.0.0.1:8000")
+from server.settings import FLASK_BIND_ENV, HOST
+
+bind = os.environ.get(FLASK_BIND_ENV, f"{HOST}:8000")
 workers = os.cpu_count() or 1
 worker_class = "sync"
 threads = 1

@@ -20,20 +20,18 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from bench.contestants import stop_torchserve
 from bench.settle import wait_quiet
-from server.launcher import CONFIG, LOG_CONFIG, MODEL_STORE, ROOT, TorchServe, port_overrides
-from tests.ports import free_ports
+from server.launcher import TorchServe, loopback_ports
+from server.settings import CONFIG, EXAMPLES, LOG_CONFIG, MODEL_STORE
 
 MODEL = "cancer"
-VALID = (ROOT / "examples" / "cancer_row.json").read_bytes()
+VALID = (EXAMPLES / "cancer_row.json").read_bytes()
 REFUSED = b'{"inputs": [1'  # undecodable JSON: the client's mistake, answered 400
 PER = 10_000  # figures are scaled to this many requests
 CLIENTS = 4  # concurrent senders: enough to keep two workers busy on two cores
@@ -122,24 +120,19 @@ def measure(server: TorchServe, count: int) -> dict[str, dict[str, int]]:
     return report
 
 
-@contextlib.contextmanager
-def served(run_dir: Path, store: Path, config: Path, log_config: Path) -> Iterator[TorchServe]:
+def served(
+    run_dir: Path, store: Path, config: Path, log_config: Path
+) -> contextlib.AbstractContextManager[TorchServe]:
     """The cancer model served by the launcher on free loopback ports, always stopped."""
-    inference, management, metrics, *grpc = free_ports(5)
     server = TorchServe(
         run_dir,
         models=[MODEL],
         model_store=store,
         config=config,
         log_config=log_config,
-        overrides=port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1])),
+        overrides=loopback_ports(),
     )
-    server.start()
-    try:
-        server.wait_ready(timeout=300)
-        yield server
-    finally:
-        stop_torchserve(server)
+    return server.running(timeout=300)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ from bench.contestants import (
 )
 from bench.loadgen import Run, run_wrk, wrk_path
 from bench.workloads import WORKLOADS, Workload
-from server.launcher import ROOT
+from server.settings import ROOT, assignment
 
 RESULTS = ROOT / "bench" / "results"
 SERVED = ("torchserve", "stock", "flask")
@@ -113,14 +113,13 @@ def drive(
     return run, extra
 
 
-def settings_from(assignments: list[str]) -> dict[str, dict[str, Any]]:
-    """``["minilm.maxBatchDelay=2", "digits.handler.top_k=3"]`` -> settings per model."""
+def settings_from(assignments: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """``--set minilm.maxBatchDelay=2 --set digits.handler.top_k=3`` -> settings per model."""
     settings: dict[str, dict[str, Any]] = {}
-    for assignment in assignments:
-        path, equals, value = assignment.partition("=")
+    for path, value in assignments:
         model, *keys = path.split(".")
-        if not equals or not keys or model not in WORKLOADS:
-            raise ValueError(f"--set {assignment!r}: expected MODEL.KEY=VALUE, MODEL in "
+        if not keys or model not in WORKLOADS:
+            raise ValueError(f"--set {path}={value}: expected MODEL.KEY=VALUE, MODEL in "
                              f"{sorted(WORKLOADS)}")  # fmt: skip
         table = settings.setdefault(model, {})
         for key in keys[:-1]:
@@ -165,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     # compiler thread takes 0.1-0.2 of a core meanwhile, 0.007 after): measure it warm.
     parser.add_argument("--warmup", type=float, default=30.0,
                         help="seconds per server and model at the nominal load")  # fmt: skip
-    parser.add_argument("--set", action="append", default=[], metavar="MODEL.KEY=VALUE",
+    parser.add_argument("--set", action="append", type=assignment, default=[],
+                        metavar="MODEL.KEY=VALUE",
                         help="try a model setting on this project's TorchServe "
                              "(repacked archive), e.g. minilm.maxBatchDelay=2")  # fmt: skip
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--env", action="append", type=assignment, default=[],
+                        metavar="NAME=VALUE",
                         help="add to the environment of this project's TorchServe, e.g. "
                              "OPENBLAS_NUM_THREADS=1")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         tuned = settings_from(args.set)
     except ValueError as error:
         parser.error(str(error))
-    env = dict(item.partition("=")[::2] for item in args.env)
+    env = dict(args.env)
 
     folder = args.out / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True)

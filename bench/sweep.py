@@ -32,7 +32,7 @@ from bench.contestants import Endpoint, model_settings, repacked, torchserve
 from bench.report import NOMINAL
 from bench.run import RESULTS, drive, verify
 from bench.workloads import WORKLOADS, Workload
-from server.launcher import MODEL_STORE
+from server.settings import MODEL_STORE
 
 BLAS_ONE = {"OPENBLAS_NUM_THREADS": "1"}  # numpy reads it at import, in each worker
 # Idle servers stay quiet: no system-metrics subprocess every minute per server.

@@ -26,11 +26,12 @@ import requests
 
 from client.errors import HTTPError, TransportError, from_response, is_retryable
 from client.tokens import Kind, TokenSource
+from server import settings
 
 URL_ENV: dict[str, tuple[str, str]] = {
-    "inference": ("TSERVE_INFERENCE_URL", "http://127.0.0.1:8080"),
-    "management": ("TSERVE_MANAGEMENT_URL", "http://127.0.0.1:8081"),
-    "metrics": ("TSERVE_METRICS_URL", "http://127.0.0.1:8082"),
+    "inference": (settings.INFERENCE_URL_ENV, settings.INFERENCE_URL),
+    "management": (settings.MANAGEMENT_URL_ENV, settings.MANAGEMENT_URL),
+    "metrics": (settings.METRICS_URL_ENV, settings.METRICS_URL),
 }
 IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 

@@ -35,6 +35,19 @@ from client.errors import (
     TransportError,
     TServeError,
 )
+from server.settings import (
+    HOST,
+    INFERENCE_PORT,
+    INFERENCE_TOKEN_ENV,
+    INFERENCE_URL_ENV,
+    KEY_FILE,
+    MANAGEMENT_PORT,
+    MANAGEMENT_TOKEN_ENV,
+    MANAGEMENT_URL_ENV,
+    METRICS_PORT,
+    METRICS_URL_ENV,
+    RUN_DIR_ENV,
+)
 
 # Exit status per error type (the nearest class in the error's MRO wins); 2 is argparse's
 # usage error and also a local input problem (a missing file, unparsable JSON).
@@ -50,10 +63,11 @@ EXIT_CODES: dict[type[TServeError], int] = {
 }
 
 
-EPILOG = """\
-environment: TSERVE_INFERENCE_URL, TSERVE_MANAGEMENT_URL, TSERVE_METRICS_URL (default
-127.0.0.1:8080/8081/8082); TSERVE_TOKEN, TSERVE_MANAGEMENT_TOKEN, else key_file.json in
-TSERVE_RUN_DIR (default: this checkout's .run/, then the current folder).
+EPILOG = f"""\
+environment: {INFERENCE_URL_ENV}, {MANAGEMENT_URL_ENV}, {METRICS_URL_ENV} (default
+{HOST}:{INFERENCE_PORT}/{MANAGEMENT_PORT}/{METRICS_PORT}); {INFERENCE_TOKEN_ENV}, \
+{MANAGEMENT_TOKEN_ENV}, else {KEY_FILE} in
+{RUN_DIR_ENV} (default: this checkout's .run/, then the current folder).
 exit codes: 0 ok, 1 other, 2 usage or local file, 3 bad input, 4 unknown model or version,
 5 token, 6 refused (API off, default version, conflict), 7 server fault, 8 no connection."""
 

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Literal
 
 from client.errors import TokenFileError
+from server import settings
+from server.settings import KEY_FILE, RUN_DIR_ENV
 
 Kind = Literal["inference", "management"]
 
-KEY_FILE = "key_file.json"
-REPO_RUN_DIR = Path(__file__).resolve().parent.parent / ".run"
+REPO_RUN_DIR = settings.RUN_DIR  # where `make serve` runs (a name tests can point elsewhere)
 TOKEN_ENV: dict[Kind, str] = {
-    "inference": "TSERVE_TOKEN",
-    "management": "TSERVE_MANAGEMENT_TOKEN",
+    "inference": settings.INFERENCE_TOKEN_ENV,
+    "management": settings.MANAGEMENT_TOKEN_ENV,
 }
-RUN_DIR_ENV = "TSERVE_RUN_DIR"
 
 
 def key_file_candidates(env: Mapping[str, str], cwd: Path) -> list[Path]:
@@ -35,7 +35,8 @@ def key_file_candidates(env: Mapping[str, str], cwd: Path) -> list[Path]:
 
 
 def read_key_file(path: Path) -> dict[str, str]:
-    """``{kind: key}`` from a TorchServe key file (``{"inference": {"key": ...}, ...}``)."""
+    """``{kind: key}`` from a TorchServe key file (``{"inference": {"key": ...}, ...}``); the
+    one reader of it (the client, the launcher, the health check, the container tests)."""
     try:
         data = json.loads(path.read_text())
         return {kind: str(entry["key"]) for kind, entry in data.items()}

@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fuzz.run import TIMEOUT, run
-from fuzz.server import own_server
 from fuzz.target import Target
 from fuzz.valid import MODELS
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import READY_TIMEOUT, TorchServe, loopback_ports
+from server.settings import MANAGEMENT_URL, MODEL_STORE, RUN_DIR
 
-RUN_DIR = ROOT / ".run" / "fuzz"  # the own server's config, keys and logs, kept for reading
+OWN_RUN_DIR = RUN_DIR / "fuzz"  # the own server's config, keys and logs, kept for reading
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
         help="fuzz the TorchServe running from this folder (`make serve`: .run)",
     )
     p.add_argument("--url", help="inference URL of a running TorchServe")
-    p.add_argument("--management-url", default="http://127.0.0.1:8081")
+    p.add_argument("--management-url", default=MANAGEMENT_URL)
     p.add_argument(
         "--model-store",
         type=Path,
@@ -67,9 +67,12 @@ def target_of(args: argparse.Namespace) -> Iterator[Target]:
     elif args.url:
         yield Target.at(args.url, args.management_url, None)
     else:
-        shutil.rmtree(RUN_DIR, ignore_errors=True)  # each run's logs alone
-        with own_server(RUN_DIR, args.models, args.model_store) as server:
-            yield Target.of(server)
+        shutil.rmtree(OWN_RUN_DIR, ignore_errors=True)  # each run's logs alone
+        own = TorchServe(
+            OWN_RUN_DIR, list(args.models), args.model_store, overrides=loopback_ports()
+        )
+        with own.running(timeout=READY_TIMEOUT):
+            yield Target.of(own)
 
 
 def main(argv: list[str] | None = None) -> int:

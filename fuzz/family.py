@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from random import Random
 
 from fuzz.wire import Request
-from server.launcher import CONFIG, read_properties
+from server.launcher import read_properties
+from server.settings import CONFIG
 
 # Makes one request of a family from its own seeded generator: (what it is, the request).
 Make = Callable[[Random], tuple[str, Request]]

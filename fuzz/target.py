@@ -9,9 +9,10 @@ from pathlib import Path
 
 import requests
 
-from client.tokens import RUN_DIR_ENV, TokenSource
+from client.tokens import TokenSource
 from fuzz.wire import Request
 from server.launcher import TorchServe
+from server.settings import RUN_DIR_ENV
 
 CHUNK = 1 << 20  # bytes per chunk of a chunked upload
 CONNECT_TIMEOUT = 5.0

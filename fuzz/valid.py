@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fuzz.wire import JSON, PNG, TEXT, Part, Request, b64, multipart, multipart_type
+from server.settings import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EMBEDDING_SIZE = 384
 SENTENCES = ["A man is eating food.", "A man is riding a horse."]
 TOPIC = "The striker scored twice in the final minutes."

@@ -21,8 +21,10 @@ import requests
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 
+from client import Client
 from client.tokens import Kind, TokenSource
 from loadtests import checks, endpoints, payloads, slo
+from server.settings import MANAGEMENT_URL
 
 logger = logging.getLogger(__name__)
 JSON = "application/json"
@@ -31,7 +33,7 @@ Check = Callable[[Any], str | None]  # None if the answer is right, else what is
 
 @events.init_command_line_parser.add_listener
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--management-host", default="http://127.0.0.1:8081",
+    parser.add_argument("--management-host", default=MANAGEMENT_URL,
                         help="TorchServe's management API (describe, scale)")  # fmt: skip
     parser.add_argument("--pace", type=float, default=1.0,
                         help="mean calls/s of an inference user (exponential waits)")  # fmt: skip
@@ -202,7 +204,7 @@ class ManagementUser(FastHttpUser):
     def on_start(self) -> None:
         self.url = self.environment.parsed_options.management_host.rstrip("/")
         self.auth = _bearer("management")
-        self.workers = _worker_counts(self.url, self.auth)
+        self.workers = _worker_counts(self.url)
         self.turn = count()
 
     @task
@@ -224,15 +226,13 @@ class ManagementUser(FastHttpUser):
             _judge(response, problem_of)
 
 
-def _worker_counts(url: str, auth: dict[str, str]) -> dict[str, tuple[int, int]]:
-    """(minWorkers, maxWorkers) of each registered model, read outside Locust's stats."""
-    listing = requests.get(f"{url}/models", headers=auth, timeout=30)
-    listing.raise_for_status()
+def _worker_counts(url: str) -> dict[str, tuple[int, int]]:
+    """(minWorkers, maxWorkers) of each registered model, read outside Locust's stats
+    through the project's client (its tokens found as ``_bearer`` finds them)."""
+    admin = Client(management_url=url, timeout=30, retries=0)
     counts = {}
-    for model in listing.json()["models"]:
+    for model in admin.list_models():
         name = model["modelName"]
-        described = requests.get(f"{url}/models/{name}", headers=auth, timeout=30)
-        described.raise_for_status()
-        entry = described.json()[0]
+        entry = admin.describe(name)[0]
         counts[name] = (int(entry["minWorkers"]), int(entry["maxWorkers"]))
     return counts

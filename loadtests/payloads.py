@@ -8,13 +8,11 @@ from __future__ import annotations
 import base64
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from urllib3 import encode_multipart_formdata
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+from server.settings import EXAMPLES
 
 DIGIT_IMAGE = EXAMPLES / "seven.png"
 DIGIT_LABEL = "7"  # what the model answers for DIGIT_IMAGE (README)

@@ -29,7 +29,8 @@ from typing import Any
 from resilience import death, serving
 from resilience.load import Load, ModelLoad, Outcome
 from resilience.stats import between, first_ok_after, summary, write_json
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import MODEL_STORE, ROOT
 
 RESULTS = ROOT / "build" / "resilience"
 

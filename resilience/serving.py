@@ -1,50 +1,32 @@
 """The TorchServe under test: started by the project's launcher, its workers and processes.
 
 The launcher (``server.launcher.TorchServe``) owns the process tree; this module only asks
-it questions (pid, readiness), reads the management API through the project's client, and
-kills what a chaos event kills.
+it questions (pid, readiness, its frontend and processes), reads the management API
+through the project's client, and kills what a chaos event kills.
 """
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from client import Client, TokenSource, TServeError
-from server.launcher import ServerError, TorchServe, port_overrides
+from client import Client, TServeError
+from server.launcher import READY_TIMEOUT, ServerError, TorchServe, loopback_ports, ready
 
 POLL = 0.1  # seconds between two looks at the server's state while waiting on it
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free on 127.0.0.1 right now (held together, then released)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-@contextmanager
 def own_server(
-    run_dir: Path, models: Sequence[str] = (), ready_timeout: float = 300.0
-) -> Iterator[TorchServe]:
+    run_dir: Path, models: Sequence[str] = (), ready_timeout: float = READY_TIMEOUT
+) -> AbstractContextManager[TorchServe]:
     """A READY TorchServe with the project's config on free loopback ports, always stopped."""
-    inference, management, metrics, *grpc = free_ports(5)
-    overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
-    server = TorchServe(run_dir, models=list(models), overrides=overrides)
-    server.start()
-    try:
-        server.wait_ready(timeout=ready_timeout)
-        yield server
-    finally:
-        server.stop()
+    server = TorchServe(run_dir, models=list(models), overrides=loopback_ports())
+    return server.running(timeout=ready_timeout)
 
 
 def wait_until(
@@ -61,17 +43,7 @@ def wait_until(
 def client_for(server: TorchServe, retries: int = 0, timeout: float = 30.0) -> Client:
     """The project's client aimed at ``server``; its tokens follow the server's key file,
     so the client keeps working after the server restarts with new keys."""
-    tokens = TokenSource(env={"TSERVE_RUN_DIR": str(server.run_dir)})
-    return Client(
-        server.inference_url,
-        server.management_url,
-        server.metrics_url,
-        tokens=tokens,
-        timeout=timeout,
-        retries=retries,
-        backoff=0.2,
-        env={},
-    )
+    return server.client(timeout=timeout, retries=retries, backoff=0.2)
 
 
 def workers(client: Client, model: str) -> list[dict[str, Any]]:
@@ -98,8 +70,8 @@ def recovered(client: Client, model: str, expected: int, dead: set[int]) -> bool
     except TServeError:
         return False  # the management API itself is restarting
     pids = {int(worker.get("pid") or 0) for worker in listed}
-    statuses = [worker.get("status") for worker in listed]
-    return len(listed) == expected and not pids & dead and set(statuses) == {"READY"}
+    statuses = [str(worker.get("status")) for worker in listed]
+    return len(listed) == expected and not pids & dead and ready(statuses)
 
 
 def wait_recovered(
@@ -118,27 +90,11 @@ def wait_recovered(
 
 
 def frontend(server: TorchServe) -> psutil.Process:
-    """The Java frontend: the launcher's ``torchserve`` command runs it as its child."""
-    pid = server.pid()
-    if pid is None:
-        raise ServerError("TorchServe is not running")
-    leader = psutil.Process(pid)
-    javas = [child for child in leader.children() if "java" in child.name()]
-    if len(javas) != 1:
-        raise ServerError(f"expected one Java child of pid {pid}, found {javas}")
-    return javas[0]
-
-
-def process_tree(server: TorchServe) -> list[psutil.Process]:
-    """The launcher's process and every descendant (frontend, workers) alive now."""
-    pid = server.pid()
-    if pid is None:
-        return []
-    try:
-        leader = psutil.Process(pid)
-        return [leader, *leader.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
+    """The Java frontend (the launcher's ``TorchServe.frontend``); ServerError if none."""
+    java = server.frontend()
+    if java is None or "java" not in java.name():
+        raise ServerError(f"no Java frontend under pid {server.pid()}: {java}")
+    return java
 
 
 def cpu_seconds(processes: Sequence[psutil.Process]) -> float:

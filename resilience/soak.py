@@ -29,21 +29,16 @@ import psutil
 from resilience import serving
 from resilience.load import Load, ModelLoad, Outcome
 from resilience.stats import summary, write_json
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import MODEL_STORE, ROOT, assignment
 
 RESULTS = ROOT / "build" / "resilience"
 MIB = 1024 * 1024
 
 
-def rates(pairs: Sequence[str]) -> dict[str, float]:
-    """``["digits=120", ...]`` as ``{"digits": 120.0, ...}``."""
-    parsed = {}
-    for pair in pairs:
-        model, sep, value = pair.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"--rates expects MODEL=REQUESTS_PER_S, got {pair!r}")
-        parsed[model] = float(value)
-    return parsed
+def rates(pairs: Sequence[tuple[str, str]]) -> dict[str, float]:
+    """``[("digits", "120"), ...]`` (``--rates digits=120 ...``) as ``{"digits": 120.0, ...}``."""
+    return {model: float(value) for model, value in pairs}
 
 
 def options(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -58,7 +53,12 @@ def options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=60.0, help="seconds per report row")
     parser.add_argument("--fraction", type=float, default=0.65, help="of capacity, per model")
     parser.add_argument(
-        "--rates", nargs="+", default=[], metavar="MODEL=RPS", help="skip capacity: req/s"
+        "--rates",
+        nargs="+",
+        type=assignment,
+        default=[],
+        metavar="MODEL=RPS",
+        help="skip capacity: req/s",
     )
     parser.add_argument("--threads", type=int, default=8, help="client threads per model")
     parser.add_argument("--capacity-seconds", type=float, default=15.0)
@@ -81,7 +81,7 @@ def capacity(
     load.start()
     try:
         time.sleep(warmup)  # warm-up whose answers are not counted, not a readiness wait
-        tree, here = serving.process_tree(server), [psutil.Process()]
+        tree, here = server.processes(), [psutil.Process()]
         cpu = serving.cpu_seconds(tree), serving.cpu_seconds(here)
         start = time.monotonic()
         time.sleep(seconds)  # the measuring window
@@ -117,7 +117,7 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             sizes = {}
-            for process in serving.process_tree(self.server):
+            for process in self.server.processes():
                 try:
                     sizes[process.pid] = process.memory_info().rss
                 except psutil.NoSuchProcess:

@@ -1,29 +1,19 @@
-"""``python -m server start|run|stop|status|token``: the verbs behind `make serve`/`make stop`.
+"""``python -m server start|stop|status|token``: the verbs behind `make serve`/`make stop`.
 
-``start`` returns once every model is READY and leaves TorchServe running in the background;
-``run`` stays in the foreground until TorchServe exits (a container's main process).
+``start`` returns once every model is READY and leaves TorchServe running in the background.
+A container runs TorchServe in the foreground through ``python -m container.entrypoint``
+(``TorchServe.foreground``), which reads its settings from the environment; there is no
+foreground verb here.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from server.launcher import ROOT, ServerError, TorchServe
-
-RUN_DIR = ROOT / ".run"
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
-        overrides[key.strip()] = value.strip()
-    return overrides
+from server.launcher import READY_TIMEOUT, ServerError, TorchServe
+from server.settings import CONFIG, RUN_DIR, assignment
 
 
 def start(server: TorchServe, timeout: float) -> int:
@@ -46,33 +36,21 @@ def start(server: TorchServe, timeout: float) -> int:
     return 0
 
 
-def run(server: TorchServe, timeout: float) -> int:
-    """Foreground mode (containers): start, report readiness, then live as long as TorchServe."""
-    # The handlers only signal: waiting here would contend with the wait() below.
-    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
-    signal.signal(signal.SIGINT, lambda *_: server.terminate())
-    if start(server, timeout) != 0:
-        return 1
-    code = server.wait()
-    server.stop()  # reap anything the frontend left behind
-    return code
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
-    parser.add_argument("verb", choices=["start", "run", "stop", "status", "token"])
+    parser.add_argument("verb", choices=["start", "stop", "status", "token"])
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.properties")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--set", action="append", type=assignment, default=[], metavar="KEY=VALUE",
                         help="override a config.properties setting")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for READY")
+    parser.add_argument(
+        "--timeout", type=float, default=READY_TIMEOUT, help="seconds to wait for READY"
+    )
     parser.add_argument("--management", action="store_true", help="token: the management key")
     args = parser.parse_args(argv)
-    server = TorchServe(args.run_dir, config=args.config, overrides=parse_overrides(args.set))
+    server = TorchServe(args.run_dir, config=args.config, overrides=dict(args.set))
     if args.verb == "start":
         return start(server, args.timeout)
-    if args.verb == "run":
-        return run(server, args.timeout)
     if args.verb == "token":  # for shells: TOKEN=$(python -m server token)
         print(server.keys()["management" if args.management else "inference"])
         return 0

@@ -1,31 +1,47 @@
-"""Run TorchServe with this project's config and know when it is really ready.
+"""The one supervisor of a TorchServe process tree: start it, know when it is ready, stop it.
 
-``/ping`` says Healthy while workers are still loading or crash-looping, so readiness here
-means: every model answers ``GET /models/<name>`` with a READY worker.
+``TorchServe`` owns the process from construction to reaping: `make serve` (``python -m
+server``), the container's entrypoint (``foreground``), the tests' fixtures, the benchmark,
+the fuzzer and the chaos and soak runs all start and stop servers through it, and it is the
+only code that knows the process tree (``frontend``, ``processes``). Management calls go
+through the project's client (``client()``).
+
+``/ping`` says Healthy while workers are still loading or crash-looping, so readiness is
+judged from ``GET /models/<name>`` by ``ready``, the one place that decides it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
 
 import psutil
-import requests
 
+from client import Client, TokenSource, TServeError
+from client.tokens import read_key_file
 from server.java import find_java_home
+from server.settings import (
+    CONFIG,
+    HOST,
+    KEY_FILE,
+    LOG_CONFIG,
+    MODEL_STORE,
+    RUN_DIR_ENV,
+    free_ports,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "config" / "config.properties"
-LOG_CONFIG = ROOT / "config" / "log4j2.xml"  # one file per line, INFO (upstream: DEBUG, x3)
-MODEL_STORE = ROOT / "model_store"
+READY_TIMEOUT = 300.0  # s to wait for READY: minilm's workers load a transformer each
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
 # console.log gets TorchServe's stdout (warnings and errors: config/log4j2.xml) and is not
 # rotated by log4j; start() moves it to console.log.1 once it is over this size.
@@ -111,6 +127,26 @@ def port_overrides(
     }
 
 
+def loopback_ports() -> dict[str, str]:
+    """``port_overrides`` on free loopback ports: a private server beside any other."""
+    inference, management, metrics, *grpc = free_ports(5)
+    return port_overrides(HOST, inference, management, metrics, (grpc[0], grpc[1]))
+
+
+def ready(statuses: Sequence[str], at_least: int | None = None) -> bool:
+    """Whether a model's workers (their ``status`` in ``GET /models/<name>``) are ready.
+
+    By default every worker must be READY, and there must be one: a benchmark or a test
+    that starts while a second worker still loads would measure (or see) half a model.
+    With ``at_least``, that many READY workers are enough whatever the others do (the
+    container's health check: one READY worker serves while another restarts).
+    """
+    count = sum(status == "READY" for status in statuses)
+    if at_least is not None:
+        return count >= at_least
+    return count > 0 and count == len(statuses)
+
+
 @dataclass
 class TorchServe:
     """One TorchServe process tree, its run folder (config, logs, keys) and its models."""
@@ -122,6 +158,7 @@ class TorchServe:
     log_config: Path | None = LOG_CONFIG  # None: TorchServe's built-in logging
     overrides: dict[str, str] = field(default_factory=dict)
     worker_env: dict[str, str] = field(default_factory=lambda: dict(WORKER_ENV))  # {}: none
+    environment: dict[str, str] = field(default_factory=dict)  # set over the caller's own
 
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir.resolve()
@@ -132,6 +169,7 @@ class TorchServe:
         self.inference_url = props["inference_address"].rstrip("/")
         self.management_url = props["management_address"].rstrip("/")
         self.metrics_url = props["metrics_address"].rstrip("/")
+        self._process: subprocess.Popen[bytes] | None = None
 
     def rendered_config(self) -> str:
         """config.properties with the overrides, and ``allowed_urls`` limited to this
@@ -145,7 +183,7 @@ class TorchServe:
 
     @property
     def key_file(self) -> Path:
-        return self.run_dir / "key_file.json"  # TorchServe writes it in its working folder
+        return self.run_dir / KEY_FILE  # TorchServe writes it in its working folder
 
     @property
     def log_file(self) -> Path:
@@ -164,7 +202,7 @@ class TorchServe:
         # TorchServe keeps its pid file in TMPDIR and the workers' sockets and unpacked
         # models in TEMP (java.io.tmpdir): a private folder lets instances run side by side.
         tmp = str(self.run_dir / "tmp")
-        env = self.worker_env | dict(os.environ, TMPDIR=tmp, TEMP=tmp)
+        env = self.worker_env | dict(os.environ) | self.environment | {"TMPDIR": tmp, "TEMP": tmp}
         java_home = find_java_home()
         if java_home:
             env["JAVA_HOME"] = str(java_home)
@@ -193,10 +231,20 @@ class TorchServe:
         self._process = process
         return process.pid
 
+    @contextlib.contextmanager
+    def running(self, timeout: float = READY_TIMEOUT) -> Iterator[TorchServe]:
+        """Started and READY for the ``with`` block, stopped and reaped after it, whatever
+        happened (a failed start included)."""
+        self.start()
+        try:
+            self.wait_ready(timeout=timeout)
+            yield self
+        finally:
+            self.stop()
+
     def keys(self) -> dict[str, str]:
-        """The current inference, management and API keys from TorchServe's key file."""
-        data = json.loads(self.key_file.read_text())
-        return {kind: data[kind]["key"] for kind in ("inference", "management", "API")}
+        """The current keys (inference, management, API) from TorchServe's key file."""
+        return read_key_file(self.key_file)
 
     @property
     def token_auth(self) -> bool:
@@ -208,13 +256,24 @@ class TorchServe:
             return {}
         return {"Authorization": f"Bearer {self.keys()[kind]}"}
 
+    def client(self, **options: Any) -> Client:
+        """The project's client aimed at this server; its tokens follow the run folder's key
+        file (none when token auth is off), so it keeps working after a restart."""
+        return Client(
+            self.inference_url,
+            self.management_url,
+            self.metrics_url,
+            tokens=TokenSource(env={RUN_DIR_ENV: str(self.run_dir)}),
+            env={},
+            **options,
+        )
+
     def is_running(self) -> bool:
         pid = self.pid()
         if pid is None:
             return False
-        process = getattr(self, "_process", None)
-        if process is not None:
-            return process.poll() is None
+        if self._process is not None:
+            return self._process.poll() is None
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -227,28 +286,43 @@ class TorchServe:
         except (FileNotFoundError, ValueError):
             return None
 
-    def model_status(self, name: str) -> list[str]:
-        """Worker statuses of the default version of ``name`` (empty if not reachable)."""
+    def frontend(self) -> psutil.Process | None:
+        """The Java frontend: the child of the ``torchserve`` command (None before it runs)."""
+        pid = self.pid()
+        if pid is None:
+            return None
         try:
-            response = requests.get(
-                f"{self.management_url}/models/{name}",
-                headers=self.headers("management"),
-                timeout=5,
-            )
-        except (requests.RequestException, FileNotFoundError, json.JSONDecodeError, KeyError):
-            return []
-        if response.status_code != 200:
-            return []
-        return [worker.get("status", "") for worker in response.json()[0].get("workers", [])]
+            children = psutil.Process(pid).children()
+        except psutil.NoSuchProcess:
+            return None
+        return children[0] if children else None
 
-    def wait_ready(self, timeout: float = 180.0, poll: float = 0.5) -> None:
-        """Block until every worker of every model is READY; fail fast if the server dies.
+    def processes(self) -> list[psutil.Process]:
+        """The ``torchserve`` command and every descendant (frontend, workers) alive now."""
+        pid = self.pid()
+        if pid is None:
+            return []
+        try:
+            leader = psutil.Process(pid)
+            return [leader, *leader.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
-        All of them, not one: a benchmark or a test that starts while a model's second
-        worker still loads would measure (or see) half a model.
-        """
+    def model_status(self, name: str, admin: Client | None = None) -> list[str]:
+        """Worker statuses of the default version of ``name`` (empty if not reachable)."""
+        admin = admin or self.client(retries=0, timeout=5)
+        try:
+            described = admin.describe(name)
+        except TServeError:  # not up yet, no key file yet, or an error status
+            return []
+        return [worker.get("status", "") for worker in described[0].get("workers", [])]
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT, poll: float = 0.5) -> None:
+        """Block until every worker of every model is READY (``ready``); fail fast if the
+        server dies."""
         deadline = time.monotonic() + timeout
         pending = list(self.models)
+        admin = self.client(retries=0, timeout=5)
         while pending:
             if not self.is_running():
                 raise ServerError(f"TorchServe exited during start-up:\n{self.log_tail()}")
@@ -256,26 +330,22 @@ class TorchServe:
                 raise ServerError(
                     f"models {pending} not all READY after {timeout:.0f}s:\n{self.log_tail()}"
                 )
-            pending = [name for name in pending if not all_ready(self.model_status(name))]
+            pending = [name for name in pending if not ready(self.model_status(name, admin))]
             if pending:
                 time.sleep(poll)  # polling interval of the readiness check, not a wait for it
 
     def terminate(self) -> None:
         """Ask TorchServe to shut down (SIGTERM to the Java frontend); returns at once.
 
-        Only Java gets the SIGTERM: signalling the whole group kills the workers under a
-        live frontend, which restarts them, and the orphans keep the group alive.
+        Only Java gets the SIGTERM: its shutdown hook stops the workers. Signalling the
+        whole group kills the workers under a live frontend, which restarts them, and the
+        orphans keep the group alive. Before the frontend runs, the leader gets it.
         """
         pid = self.pid()
         if pid is None:
             return
-        try:
-            frontends = psutil.Process(pid).children() or [psutil.Process(pid)]
-        except psutil.NoSuchProcess:
-            return
-        for process in frontends:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.terminate()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            (self.frontend() or psutil.Process(pid)).terminate()
 
     def stop(self, timeout: float = 60.0) -> None:
         """Terminate, wait for the whole process group to end, SIGKILL it after ``timeout``."""
@@ -283,7 +353,7 @@ class TorchServe:
         if pid is None:
             return
         self.terminate()
-        process = getattr(self, "_process", None)
+        process = self._process
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _group_alive(pid):
             if process is not None:
@@ -298,7 +368,80 @@ class TorchServe:
 
     def wait(self) -> int:
         """Block until the TorchServe started by this object exits; return its exit code."""
+        if self._process is None:
+            raise ServerError("wait(): this object did not start TorchServe")
         return self._process.wait()
+
+    def foreground(
+        self,
+        when_ready: Callable[[], None] = lambda: None,
+        ready_timeout: float = READY_TIMEOUT,
+        stop_timeout: float = 60.0,
+        name: str = "server",
+    ) -> int:
+        """Be a container's main process: the exit status once TorchServe is gone.
+
+        Starts TorchServe, copies its console log to stdout (``docker logs``), waits until
+        every model is READY, runs ``when_ready`` (ServerError: it failed), then lives as
+        long as TorchServe. On SIGTERM or SIGINT it stops TorchServe and returns 0; if
+        TorchServe dies on its own, non-zero, so the platform restarts the container. Lines
+        of its own go to stdout (errors to stderr), prefixed ``name:``. Main thread only.
+        """
+        stopping = threading.Event()
+
+        def on_signal(_signum: int, _frame: FrameType | None) -> None:
+            # Only signal here; the code below reaps TorchServe and cleans up once it exits.
+            stopping.set()
+            self.terminate()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        rotate_log(self.log_file)  # now, not in start(): the offset below must stay valid
+        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        self.start()
+        if stopping.is_set():  # a signal that came before TorchServe had a pid
+            self.terminate()
+        copied = threading.Event()
+        tail = threading.Thread(
+            target=_follow, args=(self.log_file, offset, sys.stdout.buffer, copied), daemon=True
+        )
+        tail.start()
+        try:
+            return self._live(when_ready, ready_timeout, stop_timeout, stopping, name)
+        finally:
+            copied.set()
+            tail.join(timeout=5)
+
+    def _live(
+        self,
+        when_ready: Callable[[], None],
+        ready_timeout: float,
+        stop_timeout: float,
+        stopping: threading.Event,
+        name: str,
+    ) -> int:
+        """``foreground`` once started: READY, ``when_ready``, then TorchServe's lifetime."""
+        try:
+            self.wait_ready(timeout=ready_timeout)
+            when_ready()
+        except ServerError as error:
+            self.stop(timeout=stop_timeout)
+            if stopping.is_set():
+                return 0
+            print(f"{name}: {error}", file=sys.stderr, flush=True)
+            return 1
+        print(
+            f"{name}: ready, models {', '.join(self.models)}; inference on "
+            f"{self.inference_url}, keys in {self.key_file}",
+            flush=True,
+        )
+        code = self.wait()
+        self.stop(timeout=stop_timeout)  # whatever outlived the frontend
+        if stopping.is_set():
+            print(f"{name}: stopped on request", flush=True)
+            return 0
+        print(f"{name}: TorchServe exited on its own (status {code})", file=sys.stderr, flush=True)
+        return code or 1
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -307,9 +450,22 @@ class TorchServe:
             return "(no log)"
 
 
-def all_ready(statuses: list[str]) -> bool:
-    """Whether a model has workers and every one of them is READY."""
-    return bool(statuses) and all(status == "READY" for status in statuses)
+def _follow(path: Path, offset: int, out: BinaryIO, done: threading.Event) -> None:
+    """Copy what is appended to ``path`` (from ``offset``) to ``out`` until ``done``."""
+    while True:
+        finished = done.is_set()  # read once more after it is set: the last lines count
+        try:
+            with path.open("rb") as log:
+                log.seek(offset)
+                while chunk := log.read(1 << 16):
+                    out.write(chunk)
+                    out.flush()
+                    offset += len(chunk)
+        except FileNotFoundError:
+            pass
+        if finished:
+            return
+        done.wait(0.5)  # polling interval of a log tail
 
 
 def _group_alive(pgid: int) -> bool:

@@ -22,7 +22,15 @@ from typing import Any
 import pytest
 import requests
 
-from tests.ports import free_ports
+from client.tokens import read_key_file
+from server.settings import (
+    CONTAINER_RUN_DIR_ENV,
+    KEY_FILE,
+    MANAGEMENT_PORT_ENV,
+    METRICS_PORT_ENV,
+    PORT_ENV,
+    free_ports,
+)
 
 IMAGE = os.environ.get("CONTAINER_IMAGE", "localhost/torchserve-kit:test")
 READY_TIMEOUT = 300.0  # s; TorchServe loads three models on a shared 2-core machine
@@ -117,12 +125,15 @@ class Container:
     def write(self, path: str, text: str) -> None:
         (self.root / path.lstrip("/")).write_text(text)  # in place: owner and mode stay
 
+    def key_file(self) -> Path:
+        """The run folder's key file, seen from here."""
+        return self.root / self.env(CONTAINER_RUN_DIR_ENV).lstrip("/") / KEY_FILE
+
     def key(self, kind: str = "inference") -> str:
-        run_dir = self.env("TS_RUN_DIR")
-        return str(json.loads(self.read(f"{run_dir}/key_file.json"))[kind]["key"])
+        return read_key_file(self.key_file())[kind]
 
     def has_key_file(self) -> bool:
-        return (self.root / self.env("TS_RUN_DIR").lstrip("/") / "key_file.json").exists()
+        return self.key_file().exists()
 
     def env(self, name: str) -> str:
         pairs = dict(item.split("=", 1) for item in self.config["Env"])
@@ -246,8 +257,8 @@ def run_container(
     inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
     log = tmp_path_factory.mktemp(name) / "container.log"
     container = Container(f"{name}-{os.getpid()}", log)
-    ports = {"PORT": str(inference), "MANAGEMENT_PORT": str(management),
-             "METRICS_PORT": str(metrics)}  # fmt: skip
+    ports = {PORT_ENV: str(inference), MANAGEMENT_PORT_ENV: str(management),
+             METRICS_PORT_ENV: str(metrics)}  # fmt: skip
     # TorchServe always starts gRPC too (loopback); on the host's network it needs free ports.
     args = [f"--set=grpc_inference_port={grpc_inference}",
             f"--set=grpc_management_port={grpc_management}"]  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from batch.archive import read_archive
-from server.launcher import MODEL_STORE
+from server.settings import MODEL_STORE
 
 
 def packed_config(name: str, store: Path = MODEL_STORE) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import pytest
 
 from client import Client
 from client.cli import main
+from server import settings
 from server.launcher import TorchServe
 
 
@@ -15,10 +16,10 @@ def client_env(server: TorchServe) -> dict[str, str]:
     """The variables that aim ``client.Client`` and ``tserve`` at ``server``; the tokens come
     from the server's own key file, as a user's would."""
     return {
-        "TSERVE_INFERENCE_URL": server.inference_url,
-        "TSERVE_MANAGEMENT_URL": server.management_url,
-        "TSERVE_METRICS_URL": server.metrics_url,
-        "TSERVE_RUN_DIR": str(server.run_dir),
+        settings.INFERENCE_URL_ENV: server.inference_url,
+        settings.MANAGEMENT_URL_ENV: server.management_url,
+        settings.METRICS_URL_ENV: server.metrics_url,
+        settings.RUN_DIR_ENV: str(server.run_dir),
     }
 
 
@@ -38,7 +39,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 def aim_cli(monkeypatch: pytest.MonkeyPatch, server: TorchServe) -> None:
     """Point the in-process CLI at ``server``; token variables of the outer shell are dropped."""
-    for name in ("TSERVE_TOKEN", "TSERVE_MANAGEMENT_TOKEN"):
+    for name in (settings.INFERENCE_TOKEN_ENV, settings.MANAGEMENT_TOKEN_ENV):
         monkeypatch.delenv(name, raising=False)
     for name, value in client_env(server).items():
         monkeypatch.setenv(name, value)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from server.launcher import MODEL_STORE, TorchServe, port_overrides
-from tests.ports import free_ports
+from server.launcher import TorchServe, loopback_ports
+from server.settings import MODEL_STORE
 
-__all__ = ["Api", "free_ports"]  # free_ports: shared with tests that start their own server
+__all__ = ["Api", "running_server"]  # for tests that start a server of their own
 
 
 @pytest.fixture(scope="session")
@@ -25,20 +25,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
         yield instance
 
 
-@contextmanager
-def running_server(run_dir: Path, **settings: Any) -> Iterator[TorchServe]:
+def running_server(run_dir: Path, **settings: Any) -> AbstractContextManager[TorchServe]:
     """A READY TorchServe on free loopback ports, always stopped; ``settings`` go to
     TorchServe (models, model_store, and ``overrides`` merged over the port settings)."""
-    inference, management, metrics, *grpc = free_ports(5)
-    overrides = port_overrides("127.0.0.1", inference, management, metrics, (grpc[0], grpc[1]))
-    overrides |= settings.pop("overrides", {})
-    instance = TorchServe(run_dir, overrides=overrides, **settings)
-    instance.start()
-    try:
-        instance.wait_ready(timeout=300)
-        yield instance
-    finally:
-        instance.stop()
+    overrides = loopback_ports() | settings.pop("overrides", {})
+    return TorchServe(run_dir, overrides=overrides, **settings).running(timeout=300)
 
 
 class Api:

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT
 
 SEVEN = (ROOT / "examples" / "seven.png").read_bytes()
 LINE = re.compile(r'^BatchSize_(count|sum)\{ModelName="digits",[^}]*\} (\S+)$', re.M)

@@ -22,7 +22,8 @@ from batch.runner import run_batch
 from batch.server_engine import ServerEngine
 from batch.sources import Item, open_source
 from batch.store import Store
-from server.launcher import MODEL_STORE, TorchServe
+from server.launcher import TorchServe
+from server.settings import MODEL_STORE
 from tests.batch_support import (
     BAD_ROW,
     NOT_AN_IMAGE,

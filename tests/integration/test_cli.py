@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT, free_ports
 from tests.integration.archives import packed_workers
 from tests.integration.clients import aim_cli, client_env, client_for, run_cli
-from tests.ports import free_ports
 
 SEVEN = "examples/seven.png"
 ROW = "examples/cancer_row.json"

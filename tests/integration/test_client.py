@@ -16,11 +16,11 @@ from client import (
     NotFoundError,
     TransportError,
 )
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT, free_ports
 from tests.integration.archives import packed_workers
 from tests.integration.clients import client_env, client_for
 from tests.integration.test_errors import gif
-from tests.ports import free_ports
 
 SEVEN = ROOT / "examples" / "seven.png"
 ROWS = json.loads((ROOT / "examples" / "cancer_rows.json").read_text())

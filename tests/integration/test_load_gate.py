@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from loadtests import endpoints
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT
 from tests.integration.conftest import Api
 
 CONFIG = ROOT / "loadtests" / "locust.conf"

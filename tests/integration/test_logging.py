@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree
 
-from server.launcher import LOG_CONFIG, ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import LOG_CONFIG, ROOT
 from tests.integration.conftest import Api, running_server
 
 ROW = (ROOT / "examples" / "cancer_row.json").read_bytes()

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT
 
 POSTMAN = ROOT / "postman"
 COLLECTION = POSTMAN / "collection.json"

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 ELLIPSIS = "..."

@@ -11,7 +11,8 @@ import re
 import subprocess
 import sys
 
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT
 
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 EXPECTED = re.compile(r"^print\(.*\)\s+# (.+)$", re.MULTILINE)

@@ -25,7 +25,7 @@ from client.errors import (
     WorkerDiedError,
 )
 from client.tokens import TokenSource
-from tests.ports import free_ports
+from server.settings import free_ports
 
 OK = {"predictions": [{"label": "benign"}]}
 BUSY = {"code": 503, "type": "ServiceUnavailableException", "message": "Model busy"}

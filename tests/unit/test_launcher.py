@@ -6,15 +6,15 @@ import pytest
 
 from server import java, launcher
 from server.launcher import (
-    CONFIG,
     TorchServe,
-    all_ready,
     own_store_urls,
     port_overrides,
     read_properties,
     render_properties,
     rotate_log,
 )
+from server.launcher import ready as all_ready
+from server.settings import CONFIG
 
 
 def test_render_replaces_existing_keys_and_appends_new_ones() -> None:
@@ -190,3 +190,10 @@ def test_console_log_is_rotated_at_start_once_too_big(
     server.log_file.write_text("y" * 11)
     server.start()
     assert server.log_file.with_name("console.log.1").read_text() == "y" * 11
+
+
+def test_one_ready_worker_is_enough_when_asked() -> None:
+    """The container's health check: one READY worker serves while another restarts."""
+    assert launcher.ready(["READY", "UNLOADING"], at_least=1)
+    assert not launcher.ready([], at_least=1)
+    assert not launcher.ready(["READY"], at_least=2)

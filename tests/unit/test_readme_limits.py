@@ -11,7 +11,8 @@ from handlers.image_wire import MAX_PIXELS
 from handlers.text_handler import MAX_TOKENS_PER_REQUEST
 from handlers.text_parsing import MAX_CHARS, MAX_TEXTS
 from handlers.vector_parsing import MAX_ROWS
-from server.launcher import CONFIG, read_properties
+from server.launcher import read_properties
+from server.settings import CONFIG
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from client import Client
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import MODEL_STORE, ROOT
 from tests.integration.clients import client_for
 from tests.integration.conftest import running_server
 

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from client import Client, TServeError
-from server.launcher import ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import ROOT
 from tests.integration.archives import packed_workers
 from tests.integration.clients import aim_cli, run_cli
 from tests.integration.management.conftest import V2_ARCHIVE

@@ -27,7 +27,8 @@ from client import (
     NotAllowedError,
     NotFoundError,
 )
-from server.launcher import MODEL_STORE, ROOT, TorchServe
+from server.launcher import TorchServe
+from server.settings import MODEL_STORE, ROOT
 from tests.integration.archives import packed_workers
 from tests.integration.clients import client_env, client_for
 from tests.integration.management.conftest import V2_ARCHIVE
