@@ -40,6 +40,7 @@ RUN pip install --no-cache-dir \
         -r requirements/runtime.txt -c requirements/lock.txt
 COPY handlers/ handlers/
 COPY models/ models/
+COPY contracts/ contracts/
 COPY config/ config/
 # One thread: the trained weights then do not depend on the build machine's core count
 # (torch's results shift with it), and the build leaves the other cores alone.
@@ -59,9 +60,11 @@ RUN mkdir -p /usr/share/man/man1 \
         --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-# The supervisor (server/) manages TorchServe through the project's client (client/).
+# The supervisor (server/) manages TorchServe through the project's client (client/, which
+# speaks the models' wire formats from contracts/).
 COPY server/ server/
 COPY client/ client/
+COPY contracts/ contracts/
 COPY config/ config/
 COPY container/ container/
 COPY --from=build /src/model_store/*.mar model_store/

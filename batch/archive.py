@@ -16,10 +16,9 @@ from typing import Any
 import yaml
 
 from batch.errors import BatchError
+from contracts.metadata import METADATA_FILE, Kind, MetadataError, checked
 
 MANIFEST = "MAR-INF/MANIFEST.json"
-# The project's handlers, by the file torch-model-archiver packs, and what each one reads.
-KINDS = {"vector_handler.py": "vector", "text_handler.py": "text", "image_handler.py": "image"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Archive:
     name: str
     version: str
     handler: str  # the handler file at the archive's root, e.g. "vector_handler.py"
-    kind: str  # what the handler reads: "vector", "text" or "image"
+    kind: Kind  # what the model reads (its metadata's "kind"): picks its contract
     sha256: str
     config: dict[str, Any]  # the model-config YAML packed in the archive
 
@@ -46,19 +45,19 @@ def read_archive(path: Path) -> Archive:
             model = manifest["model"]
             config_file = model.get("configFile")
             config = yaml.safe_load(mar.read(config_file)) if config_file else {}
+            metadata = checked(json.loads(mar.read(METADATA_FILE)), str(path))
     except FileNotFoundError:
         raise BatchError(f"no model archive {path}: run `make archive`") from None
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise BatchError(f"{path} is not a TorchServe model archive: {exc}") from None
-    handler = model["handler"]
-    if handler not in KINDS:
-        raise BatchError(f"{path} uses handler {handler!r}; batch scoring knows {', '.join(KINDS)}")
+    except MetadataError as exc:
+        raise BatchError(str(exc)) from None
     return Archive(
         path=path,
         name=model["modelName"],
         version=model.get("modelVersion", "1.0"),
-        handler=handler,
-        kind=KINDS[handler],
+        handler=model["handler"],
+        kind=metadata["kind"],
         sha256=sha256_of(path),
         config=config or {},
     )

@@ -33,6 +33,7 @@ from ts.utils.util import PredictionException, list_classes_from_module
 from batch.archive import MANIFEST, Archive
 from batch.calls import Reply, Request
 from batch.errors import BatchError
+from contracts.errors import FRONTEND_FAILURE, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,8 @@ class LocalEngine:
         seconds = time.perf_counter() - started
         if failure is not None:
             code, message = failure
-            return [Reply(code, {"code": code, "message": message}, seconds)] * len(requests)
+            body = error_body(code, FRONTEND_FAILURE, message)  # as TorchServe's frontend
+            return [Reply(code, body, seconds)] * len(requests)
         return [
             Reply(self.context.get_response_status(index)[0], json.loads(answer), seconds)
             for index, answer in enumerate(answers)

@@ -1,24 +1,23 @@
 """Pack inputs into requests the handlers accept, and unpack one prediction per input.
 
-The vector and text handlers take many inputs per request (``{"inputs": [...]}``), up to
-their documented limits; the image handler takes one image per request. A prediction is
-what an online client gets for that one input: the cancer model's entry of
-``predictions``, MiniLM's embedding with its truncation flag, the digits model's answer.
+Each kind's request body and answer shape are its contract's (``contracts/``); here is
+only how many inputs one request carries: many rows or texts (up to the handlers' limits),
+one image. A prediction is what an online client gets for that one input.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from batch.calls import Request
 from batch.errors import BatchError
 from batch.sources import Item, content_type_of
+from contracts import text, vector
+from contracts.metadata import Kind
+from contracts.wire import Wire
 from handlers.text_parsing import MAX_TEXTS
 from handlers.vector_parsing import MAX_ROWS
-
-JSON = "application/json"
 
 
 class Packer:
@@ -27,41 +26,39 @@ class Packer:
     def pack(self, items: Sequence[Item]) -> Request:
         raise NotImplementedError
 
-    def unpack(self, body: Any, count: int) -> list[Any]:
-        """Per input, in order, its prediction from the answer to a request of ``count``."""
+    def predictions(self, body: Any, count: int) -> Sequence[Any]:
         raise NotImplementedError
 
+    def unpack(self, body: Any, count: int) -> list[Any]:
+        """Per input, in order, its prediction from the answer to a request of ``count``."""
+        try:
+            return list(self.predictions(body, count))
+        except ValueError as exc:
+            raise BatchError(str(exc)) from None
 
-def _json_request(document: Any) -> Request:
-    # default=str: a Parquet cell of another type reaches the handler, which names it.
-    return Request(json.dumps(document, default=str).encode("utf-8"), JSON)
 
-
-def _checked(predictions: list[Any], count: int) -> list[Any]:
-    if len(predictions) != count:
-        raise BatchError(f"the model answered {len(predictions)} predictions for {count} inputs")
-    return predictions
+def _request(wire: Wire) -> Request:
+    return Request(wire.body, wire.content_type)
 
 
 class VectorPacker(Packer):
     max_items = MAX_ROWS
 
     def pack(self, items: Sequence[Item]) -> Request:
-        return _json_request({"inputs": [item.value for item in items]})
+        return _request(vector.request([item.value for item in items]))
 
-    def unpack(self, body: Any, count: int) -> list[Any]:
-        return _checked(body["predictions"], count)
+    def predictions(self, body: Any, count: int) -> Sequence[Any]:
+        return vector.predictions(body, count)
 
 
 class TextPacker(Packer):
     max_items = MAX_TEXTS
 
     def pack(self, items: Sequence[Item]) -> Request:
-        return _json_request({"inputs": [item.value for item in items]})
+        return _request(text.request([item.value for item in items]))
 
-    def unpack(self, body: Any, count: int) -> list[Any]:
-        pairs = zip(body["embeddings"], body["truncated"], strict=True)
-        return _checked([{"embedding": e, "truncated": t} for e, t in pairs], count)
+    def predictions(self, body: Any, count: int) -> Sequence[Any]:
+        return text.predictions(body, count)
 
 
 class ImagePacker(Packer):
@@ -69,13 +66,16 @@ class ImagePacker(Packer):
 
     def pack(self, items: Sequence[Item]) -> Request:
         (image,) = items
+        # The file's extension names the type: a mislabelled file is the handler's to refuse.
         return Request(image.value, content_type_of(image.id))
 
-    def unpack(self, body: Any, count: int) -> list[Any]:
-        return _checked([body], count)
+    def predictions(self, body: Any, count: int) -> Sequence[Any]:
+        if count != 1:
+            raise ValueError(f"an image request carries one image, not {count}")
+        return [body]
 
 
-PACKERS: dict[str, type[Packer]] = {
+PACKERS: dict[Kind, type[Packer]] = {
     "vector": VectorPacker,
     "text": TextPacker,
     "image": ImagePacker,

@@ -20,6 +20,7 @@ from batch.archive import Archive
 from batch.calls import Reply, Request
 from batch.errors import BatchError
 from client import AuthError, Client, HTTPError, NotFoundError, TokenSource, TServeError
+from contracts.errors import error_body
 
 
 class ServerEngine:
@@ -86,7 +87,7 @@ class ServerEngine:
         except (AuthError, NotFoundError) as exc:
             raise BatchError(f"TorchServe refused {self.endpoint}: {exc}") from None
         except HTTPError as exc:
-            body = {"code": exc.status, "type": exc.type, "message": exc.message}
+            body = error_body(exc.status, exc.type, exc.message)
             return Reply(exc.status, body, time.perf_counter() - started)
         except TServeError as exc:  # no answer at all: stop, a rerun resumes
             raise BatchError(f"TorchServe at {self.url}: {exc}") from None

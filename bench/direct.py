@@ -9,7 +9,6 @@ request costs here what it costs a handler. Used by the in-process limit and the
 from __future__ import annotations
 
 import io
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -17,12 +16,13 @@ from typing import Any
 
 import torch
 
+from contracts import image, vector
+from contracts.metadata import read_metadata
+from contracts.pooling import filled, mean_pooled
 from handlers.digit_features import image_to_grid
 from handlers.image_wire import decode_image
 from handlers.vector_parsing import rows_from_json
 from server.settings import MODEL_STORE
-
-MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length, as the handler reads it from metadata
 
 
 def archived(name: str, member: str, store: Path = MODEL_STORE) -> bytes:
@@ -35,7 +35,7 @@ class Classifier:
     """A classifier from its archive: labels from metadata.json, weights from weights.pt."""
 
     def __init__(self, name: str, net: torch.nn.Module, store: Path = MODEL_STORE) -> None:
-        self.metadata: dict[str, Any] = json.loads(archived(name, "metadata.json", store))
+        self.metadata = read_metadata(store / f"{name}.mar")
         self.labels: list[str] = self.metadata["labels"]
         weights = io.BytesIO(archived(name, "weights.pt", store))
         net.load_state_dict(torch.load(weights, weights_only=True))
@@ -44,22 +44,6 @@ class Classifier:
     def probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             return torch.softmax(self.net(inputs), dim=1)
-
-    def answers(self, probabilities: torch.Tensor) -> list[dict[str, Any]]:
-        """Per row, what the handlers answer: the top label, its probability, all of them."""
-        answers = []
-        for row in probabilities.tolist():
-            best = max(range(len(self.labels)), key=row.__getitem__)
-            answers.append(
-                {
-                    "label": self.labels[best],
-                    "probability": round(row[best], 6),
-                    "probabilities": dict(
-                        zip(self.labels, (round(p, 6) for p in row), strict=True)
-                    ),
-                }
-            )
-        return answers
 
 
 class Digits(Classifier):
@@ -73,14 +57,10 @@ class Digits(Classifier):
         grids = [torch.from_numpy(image_to_grid(decode_image(data))) for data in images]
         return torch.stack(grids).unsqueeze(1)
 
-    def predict(self, images: list[bytes], top_k: int = 3) -> list[dict[str, Any]]:
-        """Per image, as the image handler answers: the label and the top_k ranking."""
-        answers = []
-        for answer in self.answers(self.probabilities(self.inputs(images))):
-            ranked = sorted(answer.pop("probabilities").items(), key=lambda pair: -pair[1])
-            top = [{"label": label, "probability": p} for label, p in ranked[:top_k]]
-            answers.append(answer | {"top_k": top})
-        return answers
+    def predict(self, images: list[bytes]) -> list[image.ImageAnswer]:
+        """Per image, as the image handler answers: the label and the top-k ranking."""
+        rows = self.probabilities(self.inputs(images)).tolist()
+        return [image.answer(self.labels, row, self.metadata["top_k"]) for row in rows]
 
 
 class Cancer(Classifier):
@@ -95,14 +75,16 @@ class Cancer(Classifier):
         rows = [row for document in documents for row in rows_from_json(document, self.features)]
         return torch.tensor(rows, dtype=torch.float32)
 
-    def predict(self, documents: list[Any]) -> list[dict[str, Any]]:
-        return self.answers(self.probabilities(self.inputs(documents)))
+    def predict(self, documents: list[Any]) -> vector.VectorAnswer:
+        """All documents' rows in one answer, as the vector handler answers one request."""
+        return vector.answer(self.labels, self.probabilities(self.inputs(documents)).tolist())
 
 
 class MiniLM:
     """all-MiniLM-L6-v2 embeddings: the model card's mean pooling + L2 norm, as the handler."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Path = MODEL_STORE) -> None:
+        self.max_tokens = read_metadata(store / "minilm.mar")["max_tokens"]
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         # As the handler: no tokenizer thread pool competing with torch (and, in Flask,
         # with the other gunicorn worker) for the cores.
@@ -117,11 +99,9 @@ class MiniLM:
     def embed(self, texts: list[str]) -> tuple[torch.Tensor, list[bool]]:
         """(N, 384) unit vectors, and per text whether it filled max_tokens (was cut)."""
         tokens = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
         with torch.inference_mode():
             hidden = self.model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        truncated = (tokens["attention_mask"].sum(dim=1) >= MAX_TOKENS).tolist()
-        return torch.nn.functional.normalize(pooled, p=2, dim=1), truncated
+        mask = tokens["attention_mask"]
+        return mean_pooled(hidden, mask), filled(mask, self.max_tokens).tolist()

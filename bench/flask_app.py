@@ -18,6 +18,7 @@ from flask import Flask, Response, request
 from threadpoolctl import threadpool_limits
 
 from bench.direct import Cancer, Digits, MiniLM
+from contracts import text
 from handlers.errors import InputError, error_body, status_of
 from handlers.image_wire import image_from_json
 from handlers.payload import Payload, parse_json
@@ -48,7 +49,7 @@ def predict_digits() -> Any:
 @app.post("/predictions/cancer")
 def predict_cancer() -> Any:
     document = parse_json(Payload(request.get_data(), request.mimetype))
-    return {"predictions": cancer.predict([document])}
+    return cancer.predict([document])
 
 
 @app.post("/predictions/minilm")
@@ -56,10 +57,8 @@ def predict_minilm() -> Any:
     texts = text_request(Payload(request.get_data(), request.mimetype)).texts
     vectors, truncated = minilm.embed(texts)
     # The same JSON encoder as the served handler, so the comparison is of serving alone.
-    body = orjson.dumps(
-        {"embeddings": vectors.contiguous().numpy(), "truncated": truncated},
-        option=orjson.OPT_SERIALIZE_NUMPY,
-    )
+    answer = text.embedding_answer(vectors.contiguous().numpy(), truncated)
+    body = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
     return Response(body, mimetype="application/json")
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from contracts import image
+from contracts.wire import JSON, TEXT
 from loadtests import checks, payloads
 
 
@@ -33,21 +35,21 @@ WORKLOADS = {
     for workload in (
         Workload(
             "digits",
-            "image/png",
+            image.content_type(payloads.digit_png()),
             (payloads.digit_png(),),
             partial(checks.digit, expected=payloads.DIGIT_LABEL),
             nominal=64,
         ),
         Workload(
             "cancer",
-            "application/json",
+            JSON,
             tuple(payloads.cancer_row_json(index) for index in range(len(payloads.cancer_rows()))),
             partial(checks.cancer, rows=1),
             nominal=64,
         ),
         Workload(
             "minilm",
-            "text/plain; charset=utf-8",
+            TEXT,
             tuple(text.encode() for text in payloads.TEXTS),
             partial(checks.embeddings, texts=1),
             nominal=32,

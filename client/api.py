@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import requests
 
+import contracts
 from client.errors import HTTPError, TransportError, from_response, is_retryable
 from client.tokens import Kind, TokenSource
 from server import settings
@@ -33,17 +34,7 @@ URL_ENV: dict[str, tuple[str, str]] = {
     "management": (settings.MANAGEMENT_URL_ENV, settings.MANAGEMENT_URL),
     "metrics": (settings.METRICS_URL_ENV, settings.METRICS_URL),
 }
-IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
-
 ImageInput = bytes | str | os.PathLike[str]
-
-
-def image_content_type(data: bytes) -> str:
-    """The media type of an image from its magic bytes; the server refuses the rest (415)."""
-    for magic, media_type in IMAGE_TYPES.items():
-        if data.startswith(magic):
-            return media_type
-    return "application/octet-stream"
 
 
 def prediction_body(
@@ -53,7 +44,8 @@ def prediction_body(
     labels: Sequence[str] | None = None,
     document: Any = None,
 ) -> dict[str, Any]:
-    """``requests`` keyword arguments carrying exactly one kind of input."""
+    """``requests`` keyword arguments carrying exactly one kind of input, in its contract's
+    wire format (``document`` is sent as it is)."""
     inputs = {"image": image, "text": text, "vector": vector, "document": document}
     given = [name for name, value in inputs.items() if value is not None]
     if len(given) != 1:
@@ -61,14 +53,14 @@ def prediction_body(
     if labels is not None and text is None:
         raise ValueError("labels go with text")
     if image is not None:
-        data = image if isinstance(image, bytes) else Path(image).read_bytes()
-        return {"data": data, "headers": {"Content-Type": image_content_type(data)}}
+        wire = contracts.image.request(
+            image if isinstance(image, bytes) else Path(image).read_bytes()
+        )
+        return {"data": wire.body, "headers": {"Content-Type": wire.content_type}}
     if text is not None:
-        texts: dict[str, Any] = {"text": text} if isinstance(text, str) else {"inputs": list(text)}
-        return {"json": texts if labels is None else texts | {"labels": list(labels)}}
+        return {"json": contracts.text.document(text, labels)}
     if vector is not None:
-        rows = vector.tolist() if hasattr(vector, "tolist") else list(vector)  # numpy too
-        return {"json": {"inputs": rows}}
+        return {"json": contracts.vector.document(vector)}
     return {"json": document}
 
 

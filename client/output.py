@@ -1,8 +1,8 @@
 """Human-readable text for the CLI: predictions, model lists, descriptions, metrics.
 
 Each function turns one API answer into lines for a terminal; ``--json`` bypasses them.
-Predictions are rendered by the shape of the answer, so a new model with a known answer
-shape needs nothing here; an unknown shape is printed as indented JSON.
+Predictions are rendered by their contract's answer shape (``contracts/``), so a new model
+of a known kind needs nothing here; an unknown shape is printed as indented JSON.
 """
 
 from __future__ import annotations
@@ -13,21 +13,24 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from contracts import image, text, vector
+from contracts.ranking import PRECISION
+
 EMBEDDING_PREVIEW = 4  # numbers of an embedding shown before "..."
 
 
 def prediction(answer: Any) -> str:
     """One prediction answer as a few aligned lines."""
-    if isinstance(answer, dict) and "top_k" in answer:  # image classifier
+    if image.is_answer(answer):
         return _table((entry["label"], _p(entry["probability"])) for entry in answer["top_k"])
-    if isinstance(answer, dict) and "predictions" in answer:  # tabular rows
+    if vector.is_answer(answer):
         return _table(
             (f"row {index}", row["label"], _p(row["probability"]))
             for index, row in enumerate(answer["predictions"])
         )
-    if isinstance(answer, dict) and isinstance(answer.get("labels"), list):  # zero-shot ranking
+    if text.is_ranking(answer):
         return _table((entry["label"], _p(entry["score"])) for entry in answer["labels"])
-    if isinstance(answer, dict) and "embeddings" in answer:
+    if text.is_embeddings(answer):
         truncated = answer.get("truncated") or [False] * len(answer["embeddings"])
         return _table(
             (f"text {index}", f"{len(vector)} dims", _preview(vector), "truncated" if cut else "")
@@ -95,7 +98,7 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _p(value: float) -> str:
-    return f"{value:.6f}"  # the precision the handlers round to
+    return f"{value:.{PRECISION}f}"  # the precision the handlers round to
 
 
 def _preview(vector: list[float]) -> str:

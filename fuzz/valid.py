@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from fuzz.wire import JSON, PNG, TEXT, Part, Request, b64, multipart, multipart_type
+from contracts import image, text, vector
+from fuzz.wire import JSON, PNG, TEXT, Part, Request, dumps, multipart, multipart_type
+from loadtests import checks
 from server.settings import EXAMPLES
 
-EMBEDDING_SIZE = 384
 SENTENCES = ["A man is eating food.", "A man is riding a horse."]
 TOPIC = "The striker scored twice in the final minutes."
 LABELS = ["cooking", "football", "astronomy"]
@@ -40,28 +42,22 @@ def cancer_rows() -> list[list[float]]:
 
 
 def is_seven(answer: Any) -> str | None:
-    if answer.get("label") != "7" or len(answer.get("top_k", [])) != 3:
-        return f"expected label 7 with 3 top_k, got {answer!r:.200}"
-    return None
+    return checks.digit(answer, expected="7")
 
 
 def labels_are(expected: list[str]) -> Check:
     def check(answer: Any) -> str | None:
-        got = [prediction.get("label") for prediction in answer.get("predictions", [])]
+        problem = checks.cancer(answer, rows=len(expected))
+        if problem is not None:
+            return problem
+        got = [prediction["label"] for prediction in answer["predictions"]]
         return None if got == expected else f"expected labels {expected}, got {got}"
 
     return check
 
 
 def embeddings_of(count: int) -> Check:
-    def check(answer: Any) -> str | None:
-        vectors = answer.get("embeddings", [])
-        sizes = [len(vector) for vector in vectors]
-        if sizes != [EMBEDDING_SIZE] * count:
-            return f"expected {count} embeddings of {EMBEDDING_SIZE}, got sizes {sizes}"
-        return None
-
-    return check
+    return partial(checks.embeddings, texts=count)
 
 
 def ranks_football(answer: Any) -> str | None:
@@ -78,17 +74,16 @@ def digits() -> list[Valid]:
             Request("digits", multipart([Part(png, "data", PNG, "seven.png")]), multipart_type()),
             is_seven,
         ),
-        Valid("base64 json", Request("digits", json.dumps({"image": b64(png)}).encode(), JSON),
-              is_seven),
+        Valid("base64 json", Request("digits", dumps(image.json_document(png)), JSON), is_seven),
     ]  # fmt: skip
 
 
 def cancer() -> list[Valid]:
     rows = cancer_rows()
     return [
-        Valid("rows", Request("cancer", json.dumps({"inputs": rows}).encode(), JSON),
+        Valid("rows", Request("cancer", vector.request(rows).body, JSON),
               labels_are(CANCER_LABELS)),
-        Valid("one row", Request("cancer", json.dumps({"inputs": rows[0]}).encode(), JSON),
+        Valid("one row", Request("cancer", vector.request(rows[0]).body, JSON),
               labels_are(CANCER_LABELS[:1])),
         Valid("bare list", Request("cancer", json.dumps(rows[2]).encode(), JSON),
               labels_are(CANCER_LABELS[2:])),
@@ -96,12 +91,12 @@ def cancer() -> list[Valid]:
 
 
 def minilm() -> list[Valid]:
-    labelled = {"text": TOPIC, "labels": LABELS}
+    labelled = text.request(TOPIC, LABELS).body
     return [
         Valid("text/plain", Request("minilm", SENTENCES[0].encode(), TEXT), embeddings_of(1)),
-        Valid("inputs", Request("minilm", json.dumps({"inputs": SENTENCES}).encode(), JSON),
+        Valid("inputs", Request("minilm", text.request(SENTENCES).body, JSON),
               embeddings_of(len(SENTENCES))),
-        Valid("labels", Request("minilm", json.dumps(labelled).encode(), JSON), ranks_football),
+        Valid("labels", Request("minilm", labelled, JSON), ranks_football),
         Valid(
             "multipart",
             Request("minilm", multipart([Part(SENTENCES[1].encode(), "data", TEXT)]),

@@ -28,18 +28,18 @@ from ts.metrics.dimension import Dimension
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
+from contracts.metadata import METADATA_FILE, Metadata, checked
 from handlers.batching import Batch, Result
 from handlers.errors import InputError, InternalError, RequestError, error_body, status_of
 from handlers.payload import FORM_TYPE, Payload, find_payload, media_type
 
-METADATA_FILE = "metadata.json"
 MAX_LOGGED_MESSAGE = 200  # characters of a refusal's message in its log line
 
 logger = logging.getLogger(__name__)
 
 
 class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandler is Any
-    metadata: dict[str, Any]
+    metadata: Metadata
 
     def initialize(self, context: Any) -> None:
         settings = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
@@ -55,8 +55,9 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
             Dimension("Level", "Model"),
         ]
         model_dir = context.system_properties["model_dir"]
-        with open(os.path.join(model_dir, METADATA_FILE), encoding="utf-8") as file:
-            self.metadata = json.load(file)
+        path = os.path.join(model_dir, METADATA_FILE)
+        with open(path, encoding="utf-8") as file:
+            self.metadata = checked(json.load(file), path)
         self.load_model(context)
         self.initialized = True
 
@@ -72,8 +73,9 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         """The model-input rows of a parsed request (by default, the request itself)."""
         return request
 
-    def answer(self, outputs: torch.Tensor, request: Any) -> Any:
-        """The JSON-ready answer for one parsed request from its rows of model output."""
+    def answer(self, outputs: Any, request: Any) -> Any:
+        """The JSON-ready answer for one parsed request from its rows of model output (a
+        tensor, or a dict of named tensors when ``forward`` returns several outputs)."""
         raise NotImplementedError
 
     def preprocess(self, data: list[dict[str, Any]]) -> Batch:
@@ -89,8 +91,9 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                 batch.reject(self._fault(index, "parsing"))
         return batch
 
-    def forward(self, parts: list[Any]) -> torch.Tensor:
-        """One model call over every valid request's rows, in order: one output row each."""
+    def forward(self, parts: list[Any]) -> Any:
+        """One model call over every valid request's rows, in order: one output row each
+        (a tensor, or a dict of named tensors of one row each)."""
         return self.model(torch.cat(parts).to(self.device)).cpu()
 
     def inference(self, batch: Batch, *args: Any, **kwargs: Any) -> list[Result]:
@@ -173,7 +176,7 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
             metric_type=MetricTypes.HISTOGRAM,
         )
 
-    def describe_handle(self) -> dict[str, Any]:
+    def describe_handle(self) -> Metadata:
         return self.metadata
 
     def _form(self, index: int) -> bool:

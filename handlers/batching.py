@@ -6,13 +6,20 @@ their error, so that each is answered with its own while the others still run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.errors import RequestError
 
 Result = tuple[Any, Any] | RequestError  # (the request's rows of model output, request)
+
+
+def rows(outputs: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of the model's output: one tensor, or a dict of named ones."""
+    if isinstance(outputs, Mapping):
+        return {name: output[start:stop] for name, output in outputs.items()}
+    return outputs[start:stop]
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,8 @@ class Batch:
     def split(self, outputs: Any) -> list[Result]:
         """Per request, in order: its slice of ``outputs`` and the request, or its error.
 
-        ``outputs`` holds one row per accepted row, in order (None when none was accepted).
+        ``outputs`` holds one row per accepted row, in order (None when none was accepted);
+        a dict of such outputs is split name by name.
         """
         results: list[Result] = []
         start = 0
@@ -52,7 +60,7 @@ class Batch:
                 continue
             count = len(slot.rows)
             assert outputs is not None, "a request has rows but the model was not run"
-            results.append((outputs[start : start + count], slot.request))
+            results.append((rows(outputs, start, start + count), slot.request))
             start += count
         return results
 

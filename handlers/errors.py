@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from contracts.errors import error_body as error_document
+
 
 class RequestError(Exception):
     """One request's failure, answered to that request alone."""
@@ -52,6 +54,4 @@ def status_of(error: RequestError) -> int:
 
 def error_body(error: RequestError) -> str:
     """JSON body shaped like TorchServe's own errors: ``{"code", "type", "message"}``."""
-    return json.dumps(
-        {"code": status_of(error), "type": type(error).__name__, "message": str(error)}
-    )
+    return json.dumps(error_document(status_of(error), type(error).__name__, str(error)))

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from contracts import text
+from contracts.pooling import filled, mean_pooled
 from handlers.batched_handler import BatchedHandler
 from handlers.errors import PayloadTooLarge
 from handlers.payload import Payload
@@ -22,8 +24,8 @@ from handlers.text_parsing import TextRequest, text_request
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # The fast tokenizer's own thread pool would fight the worker's torch thread and the other
-# workers for the same cores: minilm at 32 clients 566 -> 613 req/s with it off (A/B,
-# 3 rounds, 2026-11-25). Set before the tokenizer first runs; the caller's setting wins.
+# workers for the same cores (measured: docs/load-and-bench.md "Model settings
+# measurements"). Set before the tokenizer first runs; the caller's setting wins.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from transformers import AutoModel, AutoTokenizer
@@ -69,34 +71,26 @@ class TextHandler(BatchedHandler):
     def rows_of(self, request: TextRequest) -> list[str]:
         return request.rows
 
-    def forward(self, parts: list[Any]) -> torch.Tensor:
+    def forward(self, parts: list[Any]) -> dict[str, torch.Tensor]:
+        """Per text: its embedding, and whether it filled max_tokens (was cut), so truncation
+        is reported without tokenizing anything twice."""
         texts = [text for part in parts for text in part]
         tokens = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
         hidden = self.model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        embeddings = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        # One extra column per row says whether the text filled all max_tokens (was cut),
-        # so truncation is reported without tokenizing anything twice.
-        full = tokens["attention_mask"].sum(dim=1) >= self.max_tokens
-        return torch.cat([embeddings, full.unsqueeze(1).to(embeddings.dtype)], dim=1)
+        return {
+            "embeddings": mean_pooled(hidden, tokens["attention_mask"]),
+            "truncated": filled(tokens["attention_mask"], self.max_tokens),
+        }
 
-    def answer(self, outputs: torch.Tensor, request: TextRequest) -> dict[str, Any]:
-        embeddings, truncated = outputs[:, :-1], outputs[:, -1].bool()
+    def answer(
+        self, outputs: dict[str, torch.Tensor], request: TextRequest
+    ) -> text.EmbeddingAnswer | text.RankingAnswer:
+        embeddings, truncated = outputs["embeddings"], outputs["truncated"]
         count = len(request.texts)
         if request.labels is None:
-            # A float32 array: the handler's JSON encoder writes it as shortest round-trip
-            # decimals, with no per-number Python work.
-            return {
-                "embeddings": embeddings.contiguous().numpy(),
-                "truncated": truncated[:count].tolist(),
-            }
+            # A float32 array: the JSON encoder writes it with no per-number Python work.
+            return text.embedding_answer(embeddings.contiguous().numpy(), truncated.tolist())
         scores = (embeddings[count:] @ embeddings[0]).tolist()
-        ranked = sorted(zip(request.labels, scores, strict=True), key=lambda pair: -pair[1])
-        return {
-            "label": ranked[0][0],
-            "labels": [{"label": label, "score": round(score, 6)} for label, score in ranked],
-            "truncated": bool(truncated[0]),
-        }
+        return text.ranking_answer(request.labels, scores, bool(truncated[0]))

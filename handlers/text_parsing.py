@@ -38,6 +38,8 @@ def text_request(payload: Payload) -> TextRequest:
 def _decoded(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if not isinstance(value, (bytes, bytearray, memoryview)):  # bytes(5) would be 5 NULs
+        raise InputError(f"text must be a string, got {type(value).__name__}")
     try:
         return bytes(value).decode("utf-8")
     except UnicodeDecodeError as exc:

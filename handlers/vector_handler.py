@@ -6,10 +6,9 @@ the answer keeps the rows' order.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
+from contracts import vector
 from handlers.batched_handler import BatchedHandler
 from handlers.payload import Payload, parse_json
 from handlers.vector_parsing import rows_from_json
@@ -20,18 +19,5 @@ class VectorHandler(BatchedHandler):
         n_features = len(self.metadata["input"]["features"])
         return torch.tensor(rows_from_json(parse_json(payload), n_features), dtype=torch.float32)
 
-    def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> dict[str, Any]:
-        labels = self.metadata["labels"]
-        predictions = []
-        for row in torch.softmax(outputs, dim=1).tolist():
-            best = max(range(len(labels)), key=row.__getitem__)
-            predictions.append(
-                {
-                    "label": labels[best],
-                    "probability": round(row[best], 6),
-                    "probabilities": {
-                        label: round(p, 6) for label, p in zip(labels, row, strict=True)
-                    },
-                }
-            )
-        return {"predictions": predictions}
+    def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> vector.VectorAnswer:
+        return vector.answer(self.metadata["labels"], torch.softmax(outputs, dim=1).tolist())

@@ -1,17 +1,24 @@
 """Validate answer bodies, so a load test counts a wrong answer as a failure, not a success.
 
-Each check returns None when the body is right, else a message saying what is wrong.
+Each check returns None when the body is right, else a message saying what is wrong. The
+shapes are the models' contracts; labels, top-k and embedding size are read from the
+archives the server runs (``model_store/``).
 """
 
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
-DIGIT_LABELS = frozenset(str(digit) for digit in range(10))
-CANCER_LABELS = frozenset({"malignant", "benign"})
-EMBEDDING_SIZE = 384  # all-MiniLM-L6-v2
-TOP_K = 3  # config/models/digits.yaml handler.top_k
+from contracts import image, text, vector
+from contracts.metadata import Metadata, read_metadata
+from server.settings import MODEL_STORE
+
+
+@cache
+def metadata(model: str) -> Metadata:
+    return read_metadata(MODEL_STORE / f"{model}.mar")
 
 
 def parsed(body: bytes | str | None) -> tuple[Any, str | None]:
@@ -23,43 +30,16 @@ def parsed(body: bytes | str | None) -> tuple[Any, str | None]:
 
 
 def digit(answer: Any, expected: str | None = None) -> str | None:
-    if not isinstance(answer, dict) or answer.get("label") not in DIGIT_LABELS:
-        return f"no digit label in {str(answer)[:200]}"
-    if expected is not None and answer["label"] != expected:
-        return f"label {answer['label']!r}, expected {expected!r}"
-    ranked = answer.get("top_k")
-    if not isinstance(ranked, list) or len(ranked) != TOP_K:
-        return f"top_k should list {TOP_K} labels, got {str(ranked)[:200]}"
-    if any(item.get("label") not in DIGIT_LABELS for item in ranked):
-        return f"top_k has a label outside 0-9: {ranked}"
-    return None
+    known = metadata("digits")
+    return image.check(answer, known["labels"], known["top_k"], expected)
 
 
 def cancer(answer: Any, rows: int) -> str | None:
-    predictions = answer.get("predictions") if isinstance(answer, dict) else None
-    if not isinstance(predictions, list) or len(predictions) != rows:
-        return f"expected {rows} predictions, got {str(answer)[:200]}"
-    wrong = [
-        item
-        for item in predictions
-        if not isinstance(item, dict) or item.get("label") not in CANCER_LABELS
-    ]
-    if wrong:
-        return f"labels not in {sorted(CANCER_LABELS)}: {str(wrong)[:200]}"
-    return None
+    return vector.check(answer, metadata("cancer")["labels"], rows)
 
 
 def embeddings(answer: Any, texts: int) -> str | None:
-    vectors = answer.get("embeddings") if isinstance(answer, dict) else None
-    if not isinstance(vectors, list) or len(vectors) != texts:
-        return f"expected {texts} embeddings, got {str(answer)[:200]}"
-    sizes = {len(vector) if isinstance(vector, list) else -1 for vector in vectors}
-    if sizes != {EMBEDDING_SIZE}:
-        return f"embedding lengths {sorted(sizes)}, expected {EMBEDDING_SIZE}"
-    truncated = answer.get("truncated")
-    if not isinstance(truncated, list) or len(truncated) != texts:
-        return f"expected {texts} truncated flags, got {str(truncated)[:100]}"
-    return None
+    return text.check(answer, texts, metadata("minilm")["dimension"])
 
 
 def described(answer: Any, model: str) -> str | None:

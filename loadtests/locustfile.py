@@ -23,11 +23,12 @@ from locust.env import Environment
 
 from client import Client
 from client.tokens import Kind, TokenSource
+from contracts import image
+from contracts.wire import JSON, TEXT
 from loadtests import checks, endpoints, payloads, slo
 from server.settings import MANAGEMENT_URL
 
 logger = logging.getLogger(__name__)
-JSON = "application/json"
 Check = Callable[[Any], str | None]  # None if the answer is right, else what is wrong
 
 
@@ -140,12 +141,15 @@ def _judge(response: Any, problem_of: Check) -> None:
 SEVEN = partial(checks.digit, expected=payloads.DIGIT_LABEL)  # the example image is a 7
 
 
+PNG = image.content_type(payloads.digit_png())
+
+
 class DigitsUser(ServedUser):
     weight = 3
 
     @task(3)
     def raw_png(self) -> None:
-        self.post("digits", endpoints.DIGITS_RAW, payloads.digit_png(), "image/png", SEVEN)
+        self.post("digits", endpoints.DIGITS_RAW, payloads.digit_png(), PNG, SEVEN)
 
     @task(1)
     def multipart(self) -> None:
@@ -180,7 +184,7 @@ class MinilmUser(ServedUser):
     def plain(self) -> None:
         text = payloads.TEXTS[next(self.turn) % len(payloads.TEXTS)].encode()
         check = partial(checks.embeddings, texts=1)
-        self.post("minilm", endpoints.MINILM_PLAIN, text, "text/plain; charset=utf-8", check)
+        self.post("minilm", endpoints.MINILM_PLAIN, text, TEXT, check)
 
     @task(1)
     def json_inputs(self) -> None:

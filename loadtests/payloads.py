@@ -5,13 +5,13 @@ Everything is built from files in the repository, so a load run needs no downloa
 
 from __future__ import annotations
 
-import base64
 import json
 from functools import cache
 from typing import Any
 
 from urllib3 import encode_multipart_formdata
 
+from contracts import image, text, vector
 from server.settings import EXAMPLES
 
 DIGIT_IMAGE = EXAMPLES / "seven.png"
@@ -45,12 +45,12 @@ def digit_png() -> bytes:
 
 
 def digit_base64_json() -> bytes:
-    return json.dumps({"image": base64.b64encode(digit_png()).decode("ascii")}).encode()
+    return json.dumps(image.json_document(digit_png())).encode()
 
 
 def digit_multipart() -> tuple[bytes, str]:
     """(body, Content-Type) of a multipart form with the image in field ``data``."""
-    fields = {"data": (DIGIT_IMAGE.name, digit_png(), "image/png")}
+    fields = {"data": (DIGIT_IMAGE.name, digit_png(), image.content_type(digit_png()))}
     return encode_multipart_formdata(fields)
 
 
@@ -63,14 +63,13 @@ def cancer_rows() -> list[list[float]]:
 
 def cancer_row_json(index: int = 0) -> bytes:
     rows = cancer_rows()
-    return json.dumps({"inputs": rows[index % len(rows)]}).encode()
+    return vector.request(rows[index % len(rows)]).body
 
 
 def cancer_rows_json() -> bytes:
-    return json.dumps({"inputs": cancer_rows()}).encode()
+    return vector.request(cancer_rows()).body
 
 
 def texts_json(start: int, count: int) -> bytes:
     """``{"inputs": [...]}`` with ``count`` texts from TEXTS, starting at ``start``."""
-    picked = [TEXTS[(start + offset) % len(TEXTS)] for offset in range(count)]
-    return json.dumps({"inputs": picked}).encode()
+    return text.request([TEXTS[(start + offset) % len(TEXTS)] for offset in range(count)]).body

@@ -3,7 +3,8 @@
     python -m models.build [--only NAME] [--version 1.0]
 
 Each archive holds the model's state_dict, its architecture file, its handler plus the
-``handlers`` package, ``metadata.json`` and the model-config YAML from ``config/models/``.
+``handlers`` and ``contracts`` packages, ``metadata.json`` (the model's kind and answer
+constants among it) and the model-config YAML from ``config/models/``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch import nn
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL_STORE = ROOT / "model_store"
-
+from contracts.metadata import Kind
+from server.settings import MODEL_STORE, ROOT
 
 # build(extra) returns the trained model (None when the handler loads its own files) and
 # its metadata; it may write files into ``extra``, which lands at the archive's root.
@@ -36,9 +37,22 @@ Builder = Callable[[Path], tuple[nn.Module | None, dict[str, Any]]]
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
+    kind: Kind  # what the model reads: picks its contract (contracts/) and batch packer
     handler: str
     build: Builder
     model_file: str | None = None  # the one-nn.Module file TorchServe imports, if any
+
+    @property
+    def config(self) -> Path:
+        """The model-config YAML packed into the archive (workers, batching, handler)."""
+        return ROOT / "config" / "models" / f"{self.name}.yaml"
+
+
+# Handler settings of the model config that shape the answer: copied into the metadata, so
+# a client reads them from the archive instead of restating them.
+ANSWER_SETTINGS = ("top_k",)
+# Packages at the archive's root: the handlers and the contracts they answer with.
+PACKAGES = ("handlers", "contracts")
 
 
 def _digits(extra: Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -62,9 +76,11 @@ def _minilm(extra: Path) -> tuple[None, dict[str, Any]]:
 SPECS = {
     spec.name: spec
     for spec in (
-        ModelSpec("digits", "handlers/image_handler.py", _digits, "models/digits_net.py"),
-        ModelSpec("cancer", "handlers/vector_handler.py", _cancer, "models/cancer_net.py"),
-        ModelSpec("minilm", "handlers/text_handler.py", _minilm),
+        ModelSpec("digits", "image", "handlers/image_handler.py", _digits, "models/digits_net.py"),
+        ModelSpec(
+            "cancer", "vector", "handlers/vector_handler.py", _cancer, "models/cancer_net.py"
+        ),
+        ModelSpec("minilm", "text", "handlers/text_handler.py", _minilm),
     )
 }
 
@@ -73,13 +89,17 @@ def stage(spec: ModelSpec, version: str, work: Path) -> Path:
     """Train the model and lay out in ``work`` what goes into its archive; return it."""
     started = time.perf_counter()
     extra = work / "extra"  # its contents land at the archive's root
-    shutil.copytree(
-        ROOT / "handlers", extra / "handlers", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, extra / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     model, metadata = spec.build(extra)
+    settings = (yaml.safe_load(spec.config.read_text()) or {}).get("handler", {})
+    metadata |= {key: settings[key] for key in ANSWER_SETTINGS if key in settings}
     if model is not None:
         torch.save(model.state_dict(), work / "weights.pt")
     metadata |= {
+        "kind": spec.kind,
         "model": spec.name,
         "version": version,
         "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -100,7 +120,7 @@ def archive(spec: ModelSpec, work: Path, version: str, export_path: Path) -> Pat
         "--version", version,
         "--handler", str(ROOT / spec.handler),
         "--extra-files", str(work / "extra"),
-        "--config-file", str(ROOT / "config" / "models" / f"{spec.name}.yaml"),
+        "--config-file", str(spec.config),
         "--export-path", str(export_path),
         "--force",
     ]  # fmt: skip

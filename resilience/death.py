@@ -22,6 +22,8 @@ from typing import Any
 import psutil
 
 from client import Client, HTTPError, TServeError
+from contracts import text
+from contracts.wire import JSON
 from loadtests import checks, payloads
 from resilience import serving
 from server.launcher import ServerError, TorchServe
@@ -56,7 +58,7 @@ class Answer:
 
 
 def slow_body(texts: int) -> bytes:
-    return json.dumps({"inputs": [LONG_TEXT] * texts}).encode()
+    return text.request([LONG_TEXT] * texts).body
 
 
 def requests_received(client: Client, model: str) -> float:
@@ -129,7 +131,7 @@ def _send(
 ) -> threading.Thread:
     """Send ``body`` on a thread of its own; ``answer`` is filled in and appended."""
     texts = len(json.loads(body)["inputs"])
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": JSON}
 
     def run() -> None:
         client = serving.client_for(server, retries, timeout=120.0)

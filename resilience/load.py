@@ -21,12 +21,13 @@ from itertools import count
 from typing import Any
 
 from client import Client, HTTPError, TServeError
+from contracts import image
+from contracts.wire import JSON, TEXT
 from loadtests import checks, payloads
 from resilience.serving import client_for
 from server.launcher import TorchServe
 
 Check = Callable[[Any], str | None]  # None if the answer is right, else what is wrong
-JSON = "application/json"
 NO_ANSWER = 0  # the status recorded when no HTTP answer came (refused, reset, timed out)
 
 
@@ -45,7 +46,7 @@ def shapes(model: str) -> list[Shape]:
     if model == "digits":
         body, multipart = payloads.digit_multipart()
         return [
-            Shape(payloads.digit_png(), "image/png", seven),
+            Shape(payloads.digit_png(), image.content_type(payloads.digit_png()), seven),
             Shape(body, multipart, seven),
             Shape(payloads.digit_base64_json(), JSON, seven),
         ]
@@ -57,7 +58,7 @@ def shapes(model: str) -> list[Shape]:
         return [*each_row, all_rows]
     if model == "minilm":
         one = partial(checks.embeddings, texts=1)
-        plain = [Shape(text.encode(), "text/plain; charset=utf-8", one) for text in payloads.TEXTS]
+        plain = [Shape(text.encode(), TEXT, one) for text in payloads.TEXTS]
         return [*plain, Shape(payloads.texts_json(0, 4), JSON, partial(checks.embeddings, texts=4))]
     raise ValueError(f"no request shapes for model {model!r}: digits, cancer or minilm")
 

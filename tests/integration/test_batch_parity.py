@@ -22,6 +22,7 @@ from batch.runner import run_batch
 from batch.server_engine import ServerEngine
 from batch.sources import Item, open_source
 from batch.store import Store
+from contracts.metadata import Kind
 from server.launcher import TorchServe
 from server.settings import MODEL_STORE
 from tests.batch_support import (
@@ -82,7 +83,7 @@ def online(api: Api, kind: str, item: Item) -> tuple[int, Any]:
     return 200, body["predictions"][0] if kind == "vector" else body
 
 
-def online_as_batch_sends_it(api: Api, kind: str, item: Item) -> tuple[int, str]:
+def online_as_batch_sends_it(api: Api, kind: Kind, item: Item) -> tuple[int, str]:
     """A bad input's error, sent alone the way the batch command packs it."""
     request = PACKERS[kind]().pack([item])
     response = api.predict(

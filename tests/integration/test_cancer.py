@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from models.cancer import held_out_split
@@ -11,7 +13,7 @@ _, TEST_ROWS, _, TEST_LABELS = held_out_split()
 LABELS = ["malignant", "benign"]
 
 
-def labels_of(body: dict) -> list[str]:
+def labels_of(body: dict[str, Any]) -> list[str]:
     for prediction in body["predictions"]:
         assert set(prediction["probabilities"]) == set(LABELS)
         assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-4

@@ -18,6 +18,7 @@ from client import (
 )
 from server.launcher import TorchServe
 from server.settings import ROOT, free_ports
+from tests.answers import agrees
 from tests.integration.archives import packed_workers
 from tests.integration.clients import client_env, client_for
 from tests.integration.test_errors import gif
@@ -41,9 +42,9 @@ def client(server: TorchServe) -> Client:
 
 
 def test_image_from_a_path_or_bytes(client: Client) -> None:
-    assert client.predict("digits", image=SEVEN) == SEVEN_ANSWER
-    assert client.predict("digits", image=str(SEVEN)) == SEVEN_ANSWER
-    assert client.predict("digits", image=SEVEN.read_bytes()) == SEVEN_ANSWER
+    assert agrees(SEVEN_ANSWER, client.predict("digits", image=SEVEN)) == []
+    assert agrees(SEVEN_ANSWER, client.predict("digits", image=str(SEVEN))) == []
+    assert agrees(SEVEN_ANSWER, client.predict("digits", image=SEVEN.read_bytes())) == []
 
 
 def test_vector_one_row_or_many(client: Client) -> None:
@@ -69,7 +70,7 @@ def test_texts_and_labels(client: Client) -> None:
 
 
 def test_explicit_version(client: Client) -> None:
-    assert client.predict("digits", image=SEVEN, version="1.0") == SEVEN_ANSWER
+    assert agrees(SEVEN_ANSWER, client.predict("digits", image=SEVEN, version="1.0")) == []
 
 
 def test_management_reads(client: Client) -> None:
@@ -150,7 +151,7 @@ def test_tokens_from_the_environment(server: TorchServe, tmp_path: Path) -> None
         "TSERVE_MANAGEMENT_TOKEN": keys["management"],
     }
     by_env = Client(env=env)
-    assert by_env.predict("digits", image=SEVEN) == SEVEN_ANSWER
+    assert agrees(SEVEN_ANSWER, by_env.predict("digits", image=SEVEN)) == []
     assert len(by_env.list_models()) == 3
 
 

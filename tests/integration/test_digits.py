@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ _, TEST_SCANS, _, TEST_LABELS = held_out_split()
 SEVEN = TEST_SCANS[list(TEST_LABELS).index(7)]
 
 
-def check_answer(body: dict, label: str) -> None:
+def check_answer(body: dict[str, Any], label: str) -> None:
     assert body["label"] == label, body
     assert next(entry["label"] for entry in body["top_k"]) == label
     assert len(body["top_k"]) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
@@ -98,7 +100,7 @@ def test_long_text_is_truncated_at_256_tokens_and_flagged(api: Api) -> None:
         ({"json": {"text": "x" * 20_001}}, 413, "text has 20,001 characters, at most 20,000"),
     ],
 )  # fmt: skip
-def test_bad_text(api: Api, kwargs: dict, status: int, message: str) -> None:
+def test_bad_text(api: Api, kwargs: dict[str, Any], status: int, message: str) -> None:
     response = api.predict("minilm", **kwargs)
     assert response.status_code == status, response.text
     assert response.json()["message"] == message

@@ -5,13 +5,13 @@ the repo root, ``TOKEN`` exported), with only the README's addresses moved to th
 server's ports. curl reads a ``.curlrc`` of the test's (``CURL_HOME``) that appends the HTTP
 status, so the command text is the README's own. Where a ``json`` block follows the command
 it is the expected answer: its status is the body's ``code`` (else 200), and a list the
-README cuts short with ``...`` is compared on its first items.
+README cuts short with ``...`` is compared on its first items, floats within
+``tests.answers.TOLERANCE``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import subprocess
@@ -23,9 +23,9 @@ import pytest
 
 from server.launcher import TorchServe
 from server.settings import ROOT
+from tests.answers import ELLIPSIS, agrees
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
-ELLIPSIS = "..."
 README_PORTS = {"8080": "inference_url", "8081": "management_url", "8082": "metrics_url"}
 STATUS_MARK = "\nHTTP_STATUS="
 CURLRC = 'write-out = "\\nHTTP_STATUS=%{http_code}"\n'  # curl reads \\n as a newline
@@ -69,26 +69,6 @@ EXAMPLES = readme_examples((ROOT / "README.md").read_text())
 def expected_answer(block: str) -> Any:
     """The json block as data; the README's ``...`` becomes a marker string."""
     return json.loads(block.replace(ELLIPSIS, json.dumps(ELLIPSIS)))
-
-
-def agrees(expected: Any, actual: Any, where: str = "$") -> list[str]:
-    """Where ``actual`` differs from ``expected`` (a list ending in the marker is a prefix).
-    Floats agree within 1e-6: the README prints what the server rounds to 6 decimals."""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        if expected.keys() != actual.keys():
-            return [f"{where}: keys {sorted(actual)} != {sorted(expected)}"]
-        return [d for key in expected for d in agrees(expected[key], actual[key], f"{where}.{key}")]
-    if isinstance(expected, list) and isinstance(actual, list):
-        if expected and expected[-1] == ELLIPSIS:
-            expected, actual = expected[:-1], actual[: len(expected) - 1]
-        if len(expected) != len(actual):
-            return [f"{where}: {len(actual)} items != {len(expected)}"]
-        pairs = enumerate(zip(expected, actual, strict=True))
-        return [d for i, (e, a) in pairs for d in agrees(e, a, f"{where}[{i}]")]
-    if isinstance(expected, float) or isinstance(actual, float):
-        close = isinstance(actual, int | float) and math.isclose(expected, actual, abs_tol=1e-6)
-        return [] if close else [f"{where}: {actual!r} != {expected!r}"]
-    return [] if expected == actual else [f"{where}: {actual!r} != {expected!r}"]
 
 
 def test_the_readme_has_its_curl_examples() -> None:

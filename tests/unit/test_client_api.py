@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from client.api import Client, image_content_type, prediction_body
+from client.api import Client, prediction_body
 from client.errors import (
     BadInputError,
     NotFoundError,
@@ -25,6 +25,7 @@ from client.errors import (
     WorkerDiedError,
 )
 from client.tokens import TokenSource
+from contracts.image import content_type as image_content_type
 from server.settings import free_ports
 
 OK = {"predictions": [{"label": "benign"}]}

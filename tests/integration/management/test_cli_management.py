@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 import pytest
 
@@ -23,10 +24,10 @@ def at_the_registry(registry: TorchServe, monkeypatch: pytest.MonkeyPatch) -> No
     aim_cli(monkeypatch, registry)
 
 
-def describe(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
+def describe(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
     code, out, err = run_cli(capsys, "--json", "models", "describe", *args)
     assert (code, err) == (0, "")
-    result: list[dict] = json.loads(out)
+    result: list[dict[str, Any]] = json.loads(out)
     return result
 
 

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -68,7 +69,7 @@ def registered(admin: Client, name: str, *archives: str) -> Iterator[None]:
             admin.unregister(name, entry["modelVersion"])
 
 
-def _versions(admin: Client, name: str) -> list[dict]:
+def _versions(admin: Client, name: str) -> list[dict[str, Any]]:
     """Every version of ``name``, the default first; [] once it is gone."""
     try:
         default = admin.describe(name)[0]["modelVersion"]

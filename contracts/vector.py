@@ -1,0 +1,60 @@
+"""Tabular classifiers (cancer): rows of numbers in, a label and probabilities per row out.
+
+The request is JSON ``{"inputs": row}`` or ``{"inputs": [row, ...]}`` (a bare list of rows
+is read too); the answer is ``VectorAnswer``, one prediction per row, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict, TypeGuard
+
+from contracts.ranking import Classification, classification
+from contracts.wire import Wire, json_wire
+
+KIND = "vector"
+INPUTS = "inputs"
+
+
+class VectorAnswer(TypedDict):
+    predictions: list[Classification]
+
+
+def document(rows: Any) -> dict[str, Any]:
+    """One row or a list of rows (lists, or anything with ``tolist()`` such as numpy)."""
+    return {INPUTS: rows.tolist() if hasattr(rows, "tolist") else list(rows)}
+
+
+def request(rows: Any) -> Wire:
+    return json_wire(document(rows))
+
+
+def answer(labels: Sequence[str], probabilities: Sequence[Sequence[float]]) -> VectorAnswer:
+    """The answer for a request's rows from the model's probabilities, one list per row."""
+    return {"predictions": [classification(labels, row) for row in probabilities]}
+
+
+def is_answer(body: Any) -> TypeGuard[VectorAnswer]:
+    """Whether ``body`` is shaped as a VectorAnswer (for rendering an unknown model's)."""
+    return isinstance(body, dict) and isinstance(body.get("predictions"), list)
+
+
+def predictions(body: VectorAnswer, count: int) -> list[Classification]:
+    """Per row of a request of ``count`` rows, its prediction."""
+    found = body["predictions"]
+    if len(found) != count:
+        raise ValueError(f"the model answered {len(found)} predictions for {count} rows")
+    return found
+
+
+def check(body: Any, labels: Sequence[str], rows: int) -> str | None:
+    """None when ``body`` is a right VectorAnswer for ``rows`` rows, else what is wrong."""
+    found = body.get("predictions") if isinstance(body, dict) else None
+    if not isinstance(found, list) or len(found) != rows:
+        return f"expected {rows} predictions, got {str(body)[:200]}"
+    wrong = [
+        item for item in found if not isinstance(item, dict) or item.get("label") not in labels
+    ]
+    if wrong:
+        return f"labels not in {sorted(labels)}: {str(wrong)[:200]}"
+    return None
