@@ -130,12 +130,22 @@ def flask_gunicorn(run_dir: Path, timeout: float = 300.0) -> Iterator[Endpoint]:
     (port,) = free_ports(1)
     url = f"http://{HOST}:{port}"
     env = os.environ | {FLASK_BIND_ENV: f"{HOST}:{port}"}
-    command = [str(Path(sys.executable).with_name("gunicorn")), "-c", "bench/gunicorn_conf.py",
-               "bench.flask_app:app"]  # fmt: skip
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "-c",
+        "bench/gunicorn_conf.py",
+        "bench.flask_app:app",
+    ]
     run_dir.mkdir(parents=True, exist_ok=True)
     with (run_dir / "gunicorn.log").open("ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_for_workers(process, url, CORES, timeout, run_dir / "gunicorn.log")
         yield Endpoint(url, {}, process.pid)

@@ -69,10 +69,22 @@ def run_wrk(
         lines = "".join(f"{name}: {value}\n" for name, value in headers.items())
         Path(folder, "headers").write_text(lines)
         command = [
-            wrk_path(), "--threads", "1", "--connections", str(concurrency),
-            "--duration", f"{max(1, round(seconds))}s", "--timeout", f"{timeout_s:g}s",
-            "--script", str(SCRIPT), url, "--", folder, str(len(bodies)),
-        ]  # fmt: skip
+            wrk_path(),
+            "--threads",
+            "1",
+            "--connections",
+            str(concurrency),
+            "--duration",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            f"{timeout_s:g}s",
+            "--script",
+            str(SCRIPT),
+            url,
+            "--",
+            folder,
+            str(len(bodies)),
+        ]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             started = time.monotonic()
             process = subprocess.Popen(command, stdout=out, stderr=err)

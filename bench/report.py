@@ -106,9 +106,13 @@ def markdown(record: dict[str, Any]) -> str:
         mark = {True: "yes", False: "**no**", None: "-"}[target.met]
         lines.append(f"| {target.goal} | {target.measured} | {mark} |")
     for model in dict.fromkeys(run["model"] for run in runs):
-        lines += ["", f"## {model}", "",
-                  "| contestant | clients | req/s | range | p50 ms | p95 ms | p99 ms | errors "
-                  "| busy |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]  # fmt: skip
+        lines += [
+            "",
+            f"## {model}",
+            "",
+            "| contestant | clients | req/s | range | p50 ms | p95 ms | p99 ms | errors | busy |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
         for run in (run for run in runs if run["model"] == model):
             label = LABELS.get(run["contestant"], run["contestant"])
             if run.get("threads"):
@@ -119,24 +123,35 @@ def markdown(record: dict[str, Any]) -> str:
                 f"{run['p95_ms']:.1f} | {run['p99_ms']:.1f} | {run['errors']} | "
                 f"{format(run['busy'], '.0%') if 'busy' in run else '-'} |"
             )
-    lines += ["", "## Settings", "", "```json", json.dumps(record["server_settings"], indent=2),
-              "```", ""]  # fmt: skip
+    lines += [
+        "",
+        "## Settings",
+        "",
+        "```json",
+        json.dumps(record["server_settings"], indent=2),
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def settled(runs: list[dict[str, Any]]) -> str:
     """The header line on waiting for each server to finish what it still held."""
     waits = [run for run in runs if "settle_s" in run]
-    line = (f"- After each load, the server's processes had to go quiet (under "
-            f"{QUIET_SHARE:.0%} of a core for {WINDOW_S:g} s) before the next contestant was "
-            "measured: requests it still held when wrk stopped would otherwise take CPU from "
-            "the next one.")  # fmt: skip
+    line = (
+        f"- After each load, the server's processes had to go quiet (under "
+        f"{QUIET_SHARE:.0%} of a core for {WINDOW_S:g} s) before the next contestant was "
+        "measured: requests it still held when wrk stopped would otherwise take CPU from "
+        "the next one."
+    )
     if not waits:
         return line
     slowest = max(waits, key=lambda run: run["settle_s"])
     label = LABELS.get(slowest["contestant"], slowest["contestant"])
-    return (f"{line} Longest wait (shown rounds): {slowest['settle_s']:g} s, {label}, "
-            f"{slowest['model']} at {slowest['concurrency']} clients.")  # fmt: skip
+    return (
+        f"{line} Longest wait (shown rounds): {slowest['settle_s']:g} s, {label}, "
+        f"{slowest['model']} at {slowest['concurrency']} clients."
+    )
 
 
 def spread(run: dict[str, Any]) -> str:

@@ -108,8 +108,10 @@ def drive(
     if endpoint.pid is not None:
         quiet, extra["settle_s"] = settle.wait_quiet(endpoint.pid)
         if not quiet:
-            print(f"warning: {endpoint.url} still busy {extra['settle_s']} s after the load",
-                  flush=True)  # fmt: skip
+            print(
+                f"warning: {endpoint.url} still busy {extra['settle_s']} s after the load",
+                flush=True,
+            )
     return run, extra
 
 
@@ -119,8 +121,9 @@ def settings_from(assignments: list[tuple[str, str]]) -> dict[str, dict[str, Any
     for path, value in assignments:
         model, *keys = path.split(".")
         if not keys or model not in WORKLOADS:
-            raise ValueError(f"--set {path}={value}: expected MODEL.KEY=VALUE, MODEL in "
-                             f"{sorted(WORKLOADS)}")  # fmt: skip
+            raise ValueError(
+                f"--set {path}={value}: expected MODEL.KEY=VALUE, MODEL in {sorted(WORKLOADS)}"
+            )
         table = settings.setdefault(model, {})
         for key in keys[:-1]:
             table = table.setdefault(key, {})
@@ -154,24 +157,39 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
-    parser.add_argument("--contestants", nargs="+", choices=["limit", *SERVED],
-                        default=["limit", *SERVED])  # fmt: skip
-    parser.add_argument("--levels", nargs="+", type=int, default=[1, 8, 32, 64],
-                        help="concurrent clients")  # fmt: skip
+    parser.add_argument(
+        "--contestants", nargs="+", choices=["limit", *SERVED], default=["limit", *SERVED]
+    )
+    parser.add_argument(
+        "--levels", nargs="+", type=int, default=[1, 8, 32, 64], help="concurrent clients"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="per level; the median counts")
     parser.add_argument("--seconds", type=float, default=3.0, help="per level and round")
     # TorchServe's Java frontend compiles its hot paths for ~25 s of minilm traffic (the C2
     # compiler thread takes 0.1-0.2 of a core meanwhile, 0.007 after): measure it warm.
-    parser.add_argument("--warmup", type=float, default=30.0,
-                        help="seconds per server and model at the nominal load")  # fmt: skip
-    parser.add_argument("--set", action="append", type=assignment, default=[],
-                        metavar="MODEL.KEY=VALUE",
-                        help="try a model setting on this project's TorchServe "
-                             "(repacked archive), e.g. minilm.maxBatchDelay=2")  # fmt: skip
-    parser.add_argument("--env", action="append", type=assignment, default=[],
-                        metavar="NAME=VALUE",
-                        help="add to the environment of this project's TorchServe, e.g. "
-                             "OPENBLAS_NUM_THREADS=1")  # fmt: skip
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=30.0,
+        help="seconds per server and model at the nominal load",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=assignment,
+        default=[],
+        metavar="MODEL.KEY=VALUE",
+        help="try a model setting on this project's TorchServe "
+        "(repacked archive), e.g. minilm.maxBatchDelay=2",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        type=assignment,
+        default=[],
+        metavar="NAME=VALUE",
+        help="add to the environment of this project's TorchServe, e.g. OPENBLAS_NUM_THREADS=1",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     try:

@@ -54,15 +54,23 @@ def variants(model: str, base: dict[str, Any]) -> list[Variant]:
     delays = [2, 5, 10, 20, 40] if model == "minilm" else [1, 2, 5, 10, 20]
     shapes = [(1, 1), (1, 2), (2, 1)]
     found = [Variant("baseline", {}, {})]
-    found += [Variant(f"batchSize {b}", {"batchSize": b}, {})
-              for b in batches if b != base["batchSize"]]  # fmt: skip
-    found += [Variant(f"maxBatchDelay {d} ms", {"maxBatchDelay": d}, {})
-              for d in delays if d != base["maxBatchDelay"]]  # fmt: skip
     found += [
-        Variant(f"{w} worker(s) x {t} torch thread(s)",
-                {"minWorkers": w, "maxWorkers": w, "handler": {"torch_threads": t}}, {})
-        for w, t in shapes if (w, t) != (base["minWorkers"], threads)
-    ]  # fmt: skip
+        Variant(f"batchSize {b}", {"batchSize": b}, {}) for b in batches if b != base["batchSize"]
+    ]
+    found += [
+        Variant(f"maxBatchDelay {d} ms", {"maxBatchDelay": d}, {})
+        for d in delays
+        if d != base["maxBatchDelay"]
+    ]
+    found += [
+        Variant(
+            f"{w} worker(s) x {t} torch thread(s)",
+            {"minWorkers": w, "maxWorkers": w, "handler": {"torch_threads": t}},
+            {},
+        )
+        for w, t in shapes
+        if (w, t) != (base["minWorkers"], threads)
+    ]
     found.append(Variant("numpy BLAS 1 thread", {}, BLAS_ONE))
     return found
 
@@ -97,11 +105,16 @@ def serve(
 def summary(variant: Variant) -> dict[str, Any]:
     """Medians over the rounds, and the spread of req/s."""
     rounds = variant.rounds
-    median = {key: statistics.median(r[key] for r in rounds)
-              for key in ("rps", "p50_ms", "p95_ms", "p99_ms", "lone_p50_ms", "busy")}  # fmt: skip
+    median = {
+        key: statistics.median(r[key] for r in rounds)
+        for key in ("rps", "p50_ms", "p95_ms", "p99_ms", "lone_p50_ms", "busy")
+    }
     rps = [r["rps"] for r in rounds]
-    return median | {"rps_min": min(rps), "rps_max": max(rps),
-                     "errors": sum(r["errors"] for r in rounds)}  # fmt: skip
+    return median | {
+        "rps_min": min(rps),
+        "rps_max": max(rps),
+        "errors": sum(r["errors"] for r in rounds),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = args.out / datetime.datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
     folder.mkdir(parents=True)
-    record: dict[str, Any] = {"load_before": os.getloadavg(), "rounds": args.rounds,
-                              "seconds": args.seconds, "models": {}}  # fmt: skip
+    record: dict[str, Any] = {
+        "load_before": os.getloadavg(),
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "models": {},
+    }
 
     def save() -> None:
         record["load_after"] = os.getloadavg()
@@ -137,14 +154,17 @@ def main(argv: list[str] | None = None) -> int:
                     lone, _ = drive(endpoint, workload, 1, args.seconds / 2)
                     run, extra = drive(endpoint, workload, clients, args.seconds)
                     variant.rounds.append(run.as_dict() | {"lone_p50_ms": lone.p50_ms} | extra)
-                    print(f"{model:>6} round {number + 1} {variant.label:<32} {run.rps:8.1f} "
-                          f"req/s p50 {run.p50_ms:7.1f} p99 {run.p99_ms:7.1f} "
-                          f"lone p50 {lone.p50_ms:6.1f} ms", flush=True)  # fmt: skip
+                    print(
+                        f"{model:>6} round {number + 1} {variant.label:<32} {run.rps:8.1f} "
+                        f"req/s p50 {run.p50_ms:7.1f} p99 {run.p99_ms:7.1f} "
+                        f"lone p50 {lone.p50_ms:6.1f} ms",
+                        flush=True,
+                    )
                 record["models"][model]["variants"] = [
-                    {"variant": v.label, "settings": v.settings, "env": v.env,
-                     "rounds": v.rounds} | summary(v)
+                    {"variant": v.label, "settings": v.settings, "env": v.env, "rounds": v.rounds}
+                    | summary(v)
                     for v in found
-                ]  # fmt: skip
+                ]
                 save()
     print(f"wrote {folder}/sweep.md")
     return 0
@@ -161,9 +181,13 @@ def markdown(record: dict[str, Any]) -> str:
         "`lone p50`: median latency of a single client calling back to back.",
     ]
     for model, entry in record["models"].items():
-        lines += ["", f"## {model} ({NOMINAL[model]} clients)", "",
-                  "| variant | req/s | range | p50 ms | p95 ms | p99 ms | errors | lone p50 ms |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|"]  # fmt: skip
+        lines += [
+            "",
+            f"## {model} ({NOMINAL[model]} clients)",
+            "",
+            "| variant | req/s | range | p50 ms | p95 ms | p99 ms | errors | lone p50 ms |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|",
+        ]
         for row in entry["variants"]:
             lines.append(
                 f"| {row['variant']} | {row['rps']:.0f} | {row['rps_min']:.0f}-"

@@ -132,8 +132,14 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> 
         prog="python -m container.entrypoint",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument("--set", action="append", type=assignment, default=[], metavar="KEY=VALUE",
-                        help="override a config.properties setting")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=assignment,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config.properties setting",
+    )
     args = parser.parse_args(argv)
     try:
         settings = overrides(env) | dict(args.set)

@@ -25,13 +25,20 @@ OWN_RUN_DIR = RUN_DIR / "fuzz"  # the own server's config, keys and logs, kept f
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fuzz", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m fuzz",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     p.add_argument("--count", type=int, default=10_000, help="malformed requests (10,000)")
     p.add_argument("--threads", type=int, default=4, help="threads sending them (4)")
-    p.add_argument("--valid-threads", type=int, default=1,
-                   help="threads per model sending valid requests beside them (1)")  # fmt: skip
+    p.add_argument(
+        "--valid-threads",
+        type=int,
+        default=1,
+        help="threads per model sending valid requests beside them (1)",
+    )
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds before a hang (30)")
     p.add_argument(
@@ -56,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
         help="archives for the fuzzer's own server (default model_store/)",
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
-    return p  # fmt: skip
+    return p
 
 
 @contextmanager

@@ -71,9 +71,23 @@ def big_number(rng: Random) -> tuple[str, bytes]:
 def non_finite(rng: Random) -> tuple[str, bytes]:
     """NaN and infinities as Python's json writes them, and near-miss number syntax."""
     literal = rng.choice(
-        [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999", b"nan", b"inf", b"+1", b"01",
-         b".5", b"1.", b"0x10", b"1e-400", b"-0"]
-    )  # fmt: skip
+        [
+            b"NaN",
+            b"Infinity",
+            b"-Infinity",
+            b"1e999",
+            b"-1e999",
+            b"nan",
+            b"inf",
+            b"+1",
+            b"01",
+            b".5",
+            b"1.",
+            b"0x10",
+            b"1e-400",
+            b"-0",
+        ]
+    )
     return f"number literal {literal.decode()}", literal
 
 

@@ -150,8 +150,10 @@ class Report:
             for model, (before, after) in self.restarts.items()
         ]
         if self.failures:
-            lines.append(f"  rerun one case: python -m fuzz --seed {self.seed} "
-                         f"--models {' '.join(self.models)} --case INDEX")  # fmt: skip
+            lines.append(
+                f"  rerun one case: python -m fuzz --seed {self.seed} "
+                f"--models {' '.join(self.models)} --case INDEX"
+            )
         return lines
 
     def to_json(self) -> dict[str, Any]:

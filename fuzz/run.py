@@ -65,8 +65,9 @@ class Sessions(threading.local):
         return self.session
 
 
-def send_valid(target: Target, model: str, report: Report, stop: threading.Event,
-               timeout: float) -> None:  # fmt: skip
+def send_valid(
+    target: Target, model: str, report: Report, stop: threading.Event, timeout: float
+) -> None:
     """Send ``model``'s valid requests in turn until ``stop``; each round is sent whole."""
     requests_ = VALID[model]()
     session = requests.Session()

@@ -75,35 +75,46 @@ def digits() -> list[Valid]:
             is_seven,
         ),
         Valid("base64 json", Request("digits", dumps(image.json_document(png)), JSON), is_seven),
-    ]  # fmt: skip
+    ]
 
 
 def cancer() -> list[Valid]:
     rows = cancer_rows()
     return [
-        Valid("rows", Request("cancer", vector.request(rows).body, JSON),
-              labels_are(CANCER_LABELS)),
-        Valid("one row", Request("cancer", vector.request(rows[0]).body, JSON),
-              labels_are(CANCER_LABELS[:1])),
-        Valid("bare list", Request("cancer", json.dumps(rows[2]).encode(), JSON),
-              labels_are(CANCER_LABELS[2:])),
-    ]  # fmt: skip
+        Valid(
+            "rows", Request("cancer", vector.request(rows).body, JSON), labels_are(CANCER_LABELS)
+        ),
+        Valid(
+            "one row",
+            Request("cancer", vector.request(rows[0]).body, JSON),
+            labels_are(CANCER_LABELS[:1]),
+        ),
+        Valid(
+            "bare list",
+            Request("cancer", json.dumps(rows[2]).encode(), JSON),
+            labels_are(CANCER_LABELS[2:]),
+        ),
+    ]
 
 
 def minilm() -> list[Valid]:
     labelled = text.request(TOPIC, LABELS).body
     return [
         Valid("text/plain", Request("minilm", SENTENCES[0].encode(), TEXT), embeddings_of(1)),
-        Valid("inputs", Request("minilm", text.request(SENTENCES).body, JSON),
-              embeddings_of(len(SENTENCES))),
+        Valid(
+            "inputs",
+            Request("minilm", text.request(SENTENCES).body, JSON),
+            embeddings_of(len(SENTENCES)),
+        ),
         Valid("labels", Request("minilm", labelled, JSON), ranks_football),
         Valid(
             "multipart",
-            Request("minilm", multipart([Part(SENTENCES[1].encode(), "data", TEXT)]),
-                    multipart_type()),
+            Request(
+                "minilm", multipart([Part(SENTENCES[1].encode(), "data", TEXT)]), multipart_type()
+            ),
             embeddings_of(1),
         ),
-    ]  # fmt: skip
+    ]
 
 
 VALID: dict[str, Callable[[], list[Valid]]] = {

@@ -148,8 +148,11 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
             message = str(error)[:MAX_LOGGED_MESSAGE]
             logger.info(
                 "refused request %s: %d %s: %s",
-                self._request_id(index), status, type(error).__name__, message,
-            )  # fmt: skip
+                self._request_id(index),
+                status,
+                type(error).__name__,
+                message,
+            )
         return error_body(error)
 
     def _fault(self, index: int, stage: str) -> InternalError:

@@ -34,10 +34,17 @@ Check = Callable[[Any], str | None]  # None if the answer is right, else what is
 
 @events.init_command_line_parser.add_listener
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--management-host", default=MANAGEMENT_URL,
-                        help="TorchServe's management API (describe, scale)")  # fmt: skip
-    parser.add_argument("--pace", type=float, default=1.0,
-                        help="mean calls/s of an inference user (exponential waits)")  # fmt: skip
+    parser.add_argument(
+        "--management-host",
+        default=MANAGEMENT_URL,
+        help="TorchServe's management API (describe, scale)",
+    )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=1.0,
+        help="mean calls/s of an inference user (exponential waits)",
+    )
     parser.add_argument("--slo-file", default=str(slo.SLO_FILE), help="the SLO file (TOML)")
     parser.add_argument("--slo-profile", default="local", help="the SLO file's profile")
 

@@ -116,14 +116,20 @@ def archive(spec: ModelSpec, work: Path, version: str, export_path: Path) -> Pat
     export_path.mkdir(parents=True, exist_ok=True)
     command = [
         str(Path(sys.executable).with_name("torch-model-archiver")),
-        "--model-name", spec.name,
-        "--version", version,
-        "--handler", str(ROOT / spec.handler),
-        "--extra-files", str(work / "extra"),
-        "--config-file", str(spec.config),
-        "--export-path", str(export_path),
+        "--model-name",
+        spec.name,
+        "--version",
+        version,
+        "--handler",
+        str(ROOT / spec.handler),
+        "--extra-files",
+        str(work / "extra"),
+        "--config-file",
+        str(spec.config),
+        "--export-path",
+        str(export_path),
         "--force",
-    ]  # fmt: skip
+    ]
     if spec.model_file:
         command += ["--model-file", str(ROOT / spec.model_file)]
         command += ["--serialized-file", str(work / "weights.pt")]
@@ -142,8 +148,9 @@ def main(argv: list[str] | None = None) -> None:
         # A private stage folder per build: two builds at once (tests building other
         # versions beside `make archive`) never delete each other's files.
         with tempfile.TemporaryDirectory(prefix=f"stage-{name}-") as work:
-            mar = archive(spec, stage(spec, args.version, Path(work)), args.version,
-                          args.export_path)  # fmt: skip
+            mar = archive(
+                spec, stage(spec, args.version, Path(work)), args.version, args.export_path
+            )
         print(f"{spec.name}: wrote {mar.relative_to(ROOT) if mar.is_relative_to(ROOT) else mar}")
 
 

@@ -45,17 +45,27 @@ def options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", default=default_models)
     parser.add_argument("--rate", type=float, default=20.0, help="requests/s per model")
     parser.add_argument("--threads", type=int, default=4, help="client threads per model")
-    parser.add_argument("--retrying-threads", type=int, default=2,
-                        help="of --threads, how many use the retrying client")  # fmt: skip
-    parser.add_argument("--settle", type=float, default=3.0,
-                        help="seconds of load observed after each recovery")  # fmt: skip
+    parser.add_argument(
+        "--retrying-threads",
+        type=int,
+        default=2,
+        help="of --threads, how many use the retrying client",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="seconds of load observed after each recovery"
+    )
     parser.add_argument("--max-recovery", type=float, default=10.0, help="goal, seconds")
     parser.add_argument("--max-failed", type=float, default=0.01, help="goal, failed ratio")
     parser.add_argument("--recovery-timeout", type=float, default=120.0)
-    parser.add_argument("--no-probe", dest="probe", action="store_false",
-                        help="skip the worker-death probe (it needs minilm)")  # fmt: skip
-    parser.add_argument("--no-frontend", dest="frontend", action="store_false",
-                        help="do not kill the frontend")  # fmt: skip
+    parser.add_argument(
+        "--no-probe",
+        dest="probe",
+        action="store_false",
+        help="skip the worker-death probe (it needs minilm)",
+    )
+    parser.add_argument(
+        "--no-frontend", dest="frontend", action="store_false", help="do not kill the frontend"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the report")
     return parser.parse_args(argv)
 

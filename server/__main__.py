@@ -41,8 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("verb", choices=["start", "stop", "status", "token"])
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
     parser.add_argument("--config", type=Path, default=CONFIG)
-    parser.add_argument("--set", action="append", type=assignment, default=[], metavar="KEY=VALUE",
-                        help="override a config.properties setting")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=assignment,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config.properties setting",
+    )
     parser.add_argument(
         "--timeout", type=float, default=READY_TIMEOUT, help="seconds to wait for READY"
     )

@@ -209,12 +209,16 @@ class TorchServe:
             env["PATH"] = f"{java_home / 'bin'}{os.pathsep}{env['PATH']}"
         command = [
             str(Path(sys.executable).with_name("torchserve")),
-            "--start", "--foreground",
+            "--start",
+            "--foreground",
             "--ncs",  # no config snapshots: a restart must not resurrect an old config
-            "--ts-config", str(config),
-            "--model-store", str(self.model_store),
-            "--models", *(f"{name}={name}.mar" for name in self.models),
-        ]  # fmt: skip
+            "--ts-config",
+            str(config),
+            "--model-store",
+            str(self.model_store),
+            "--models",
+            *(f"{name}={name}.mar" for name in self.models),
+        ]
         if self.log_config is not None:
             command += ["--log-config", str(self.log_config)]
         with self.log_file.open("ab") as log:

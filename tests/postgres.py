@@ -49,13 +49,32 @@ def running_postgres() -> Iterator[str]:
         subprocess.run([*as_server_user, *command], check=True, capture_output=True, text=True)
 
     try:
-        run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-            "-E", "UTF8", "--no-sync")  # fmt: skip
+        run(
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         # -k: the Unix socket goes in the data folder, not the system's; -F: no fsync.
         options = f"-h 127.0.0.1 -p {port} -k {data} -F"
         # -w: pg_ctl polls until the server accepts connections (60 s deadline).
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-            str(folder / "server.log"), "-w", "start")  # fmt: skip
+        run(
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(folder / "server.log"),
+            "-w",
+            "start",
+        )
         try:
             yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         finally:

@@ -17,9 +17,25 @@ MODEL = "cancer"
 ROW = [float(value) for value in range(1, FEATURES + 1)]
 # Values that are not a finite number, or only look like one.
 ODD_VALUES: tuple[Any, ...] = (
-    "1.0", "", None, True, False, [], [1.0], {}, {"x": 1}, float("nan"), float("inf"),
-    -float("inf"), 1.7976931348623157e308, 5e-324, -0.0, 2**64, -(2**63) - 1, "\ud800",
-)  # fmt: skip
+    "1.0",
+    "",
+    None,
+    True,
+    False,
+    [],
+    [1.0],
+    {},
+    {"x": 1},
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    1.7976931348623157e308,
+    5e-324,
+    -0.0,
+    2**64,
+    -(2**63) - 1,
+    "\ud800",
+)
 
 
 def wrapped(rng: Random, rows: Any) -> Any:

@@ -66,25 +66,35 @@ def bomb(rng: Random) -> tuple[str, Request]:
     """Huge dimensions in a small file: real blank images, or headers that lie."""
     small = images.digit(16)
     variants = [
-        *((f"real blank {side}x{side} PNG", lambda s=side: images.blank_png(s, s))
-          for side in BOMB_SIDES),
-        (f"real blank {LIMIT_SIDE}x{LIMIT_SIDE} PNG",
-         lambda: images.blank_png(LIMIT_SIDE, LIMIT_SIDE)),
+        *(
+            (f"real blank {side}x{side} PNG", lambda s=side: images.blank_png(s, s))
+            for side in BOMB_SIDES
+        ),
+        (
+            f"real blank {LIMIT_SIDE}x{LIMIT_SIDE} PNG",
+            lambda: images.blank_png(LIMIT_SIDE, LIMIT_SIDE),
+        ),
         ("IHDR claims 20000x20000", lambda: images.with_header(small, 20_000, 20_000)),
         ("IHDR claims 2147483647x1", lambda: images.with_header(small, 2**31 - 1, 1)),
         ("IHDR claims 1x2147483647", lambda: images.with_header(small, 1, 2**31 - 1)),
         ("IHDR claims 4294967295 square", lambda: images.with_header(small, 2**32 - 1, 2**32 - 1)),
         ("IHDR claims 0x0", lambda: images.with_header(small, 0, 0)),
-        ("IHDR claims 6300x6300, 16-bit RGBA",
-         lambda: images.with_header(small, 6_300, 6_300, depth=16, color=6)),
+        (
+            "IHDR claims 6300x6300, 16-bit RGBA",
+            lambda: images.with_header(small, 6_300, 6_300, depth=16, color=6),
+        ),
         ("IHDR bit depth 3", lambda: images.with_header(small, 16, 16, depth=3)),
         ("IHDR colour type 7", lambda: images.with_header(small, 16, 16, color=7)),
         ("palette PNG without PLTE", lambda: images.with_header(small, 16, 16, depth=8, color=3)),
-        ("JPEG SOF claims 65500x65500",
-         lambda: images.jpeg_with_size(images.digit(16, "L", "JPEG"), 65_500, 65_500)),
-        ("JPEG SOF claims 6300x6300",
-         lambda: images.jpeg_with_size(images.digit(16, "L", "JPEG"), 6_300, 6_300)),
-    ]  # fmt: skip
+        (
+            "JPEG SOF claims 65500x65500",
+            lambda: images.jpeg_with_size(images.digit(16, "L", "JPEG"), 65_500, 65_500),
+        ),
+        (
+            "JPEG SOF claims 6300x6300",
+            lambda: images.jpeg_with_size(images.digit(16, "L", "JPEG"), 6_300, 6_300),
+        ),
+    ]
     what, build = rng.choice(variants)
     return sent(rng, what, build(), JPEG if "JPEG" in what else PNG)
 
@@ -96,15 +106,21 @@ def chunk_bomb(rng: Random) -> tuple[str, Request]:
         ("zTXt bomb after IHDR", lambda: images.metadata_bomb(b"zTXt")),
         ("iCCP bomb after IHDR", lambda: images.metadata_bomb(b"iCCP")),
         ("iTXt bomb after IHDR", lambda: images.metadata_bomb(b"iTXt")),
-        ("10,000 tEXt chunks", lambda: images.with_chunk_after_header(
-            small, b"tEXt", b"k\x00v", repeat=10_000)),
-        ("chunk length 0x7fffffff", lambda: small[: images.IHDR_END]
-         + b"\x7f\xff\xff\xfftEXtk\x00v"),
+        (
+            "10,000 tEXt chunks",
+            lambda: images.with_chunk_after_header(small, b"tEXt", b"k\x00v", repeat=10_000),
+        ),
+        (
+            "chunk length 0x7fffffff",
+            lambda: small[: images.IHDR_END] + b"\x7f\xff\xff\xfftEXtk\x00v",
+        ),
         ("unknown critical chunk", lambda: images.with_chunk_after_header(small, b"ABCD", b"x")),
-        ("IDAT before IHDR", lambda: images.assemble(images.chunks(small)[1:2]
-                                                     + images.chunks(small))),
+        (
+            "IDAT before IHDR",
+            lambda: images.assemble(images.chunks(small)[1:2] + images.chunks(small)),
+        ),
         ("no IEND", lambda: small[:-12]),
-    ]  # fmt: skip
+    ]
     what, build = rng.choice(variants)
     return sent(rng, what, build())
 
@@ -113,8 +129,17 @@ def other_format(rng: Random) -> tuple[str, Request]:
     """Images PIL decodes but the model refuses, and bytes that are no image at all."""
     fmt = rng.choice(["GIF", "BMP", "TIFF", "WEBP", "ICO", "PPM", "none"])
     if fmt == "none":
-        data = rng.choice([b"", b"\x89", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"<svg/>",
-                           b"%PDF-1.4", rng.randbytes(rng.randint(1, 4096))])  # fmt: skip
+        data = rng.choice(
+            [
+                b"",
+                b"\x89",
+                b"\x89PNG\r\n\x1a\n",
+                b"\xff\xd8\xff",
+                b"<svg/>",
+                b"%PDF-1.4",
+                rng.randbytes(rng.randint(1, 4096)),
+            ]
+        )
         return sent(rng, f"not an image: {data[:12]!r}", data)
     image = Image.new("L", (16, 16), 255)
     return sent(rng, f"{fmt} image", images.encode(image, fmt), f"image/{fmt.lower()}")
@@ -125,12 +150,28 @@ def bad_base64(rng: Random) -> tuple[str, Request]:
     image = b64(images.digit(16))
     value = rng.choice(
         [
-            "%%%", image[:-1], image[:-2] + "=", image.replace("A", "-"), " " + image,
-            image[:40] + "\n" + image[40:], "", "data:", "data:image/png;base64", "data:,",
-            "data:image/png;base64," + "%%", b64(b"GIF89a" + b"\x00" * 20), b64(b"\x00"),
-            12, None, [image], {"image": image}, True, "\ud800", "A" * 4001,
+            "%%%",
+            image[:-1],
+            image[:-2] + "=",
+            image.replace("A", "-"),
+            " " + image,
+            image[:40] + "\n" + image[40:],
+            "",
+            "data:",
+            "data:image/png;base64",
+            "data:,",
+            "data:image/png;base64," + "%%",
+            b64(b"GIF89a" + b"\x00" * 20),
+            b64(b"\x00"),
+            12,
+            None,
+            [image],
+            {"image": image},
+            True,
+            "\ud800",
+            "A" * 4001,
         ]
-    )  # fmt: skip
+    )
     document = {"image": value} if rng.random() < 0.8 else {"img": image, "images": [image]}
     body = json.dumps(document).encode("ascii")
     return f"image JSON {json.dumps(value)[:40]}", shared.json_request(rng, MODEL, body)

@@ -13,21 +13,42 @@ from fuzz.wire import BOUNDARY, FORM, JSON, TEXT, Part, Request, multipart, mult
 
 # Content types a client may get wrong; None sends the body with no Content-Type at all.
 WRONG_TYPES: tuple[str | None, ...] = (
-    None, "", FORM, "application/octet-stream", "text/html", "image/png", "image/gif",
-    JSON, "application/json; charset=utf-16", "text/plain; charset=bogus", TEXT,
-    "multipart/form-data", "multipart/mixed; boundary=x", "garbage", "*/*",
-    "application/json;;;;", "APPLICATION/JSON", "application/problem+json",
+    None,
+    "",
+    FORM,
+    "application/octet-stream",
+    "text/html",
+    "image/png",
+    "image/gif",
+    JSON,
+    "application/json; charset=utf-16",
+    "text/plain; charset=bogus",
+    TEXT,
+    "multipart/form-data",
+    "multipart/mixed; boundary=x",
+    "garbage",
+    "*/*",
+    "application/json;;;;",
+    "APPLICATION/JSON",
+    "application/problem+json",
     "application/json; charset=" + "x" * 200,
-)  # fmt: skip
+)
 # Where a JSON body may travel: the body itself, with variations of its type, or a field.
 JSON_TYPES = (JSON, JSON, "application/json; charset=utf-8", "application/vnd.api+json")
 CLOSING = b"--" + BOUNDARY.encode() + b"--"
 # Raw query strings: TorchServe hands each parameter to the handler as a field.
 QUERIES = (
-    "data=%5B1%2C%202%5D", "body=hello", "file=%7B%22text%22%3A%201%7D", "data=%FF%FE",
-    "data=%ED%A0%80", "data=%zz", "data&data&body", "=&=", "data=" + "x" * 5_000,
+    "data=%5B1%2C%202%5D",
+    "body=hello",
+    "file=%7B%22text%22%3A%201%7D",
+    "data=%FF%FE",
+    "data=%ED%A0%80",
+    "data=%zz",
+    "data&data&body",
+    "=&=",
+    "data=" + "x" * 5_000,
     "inputs=1&inputs=2",
-)  # fmt: skip
+)
 
 
 def json_request(rng: Random, model: str, body: bytes) -> Request:
@@ -104,9 +125,20 @@ def wrong_type(shape: Shape) -> Make:
 def form_body(rng: Random, model: str) -> tuple[str, Request]:
     """A body sent as application/x-www-form-urlencoded, which the frontend parses."""
     body = rng.choice(
-        [b"[1, 2]", b"%%%", b"data=%FF%FE", b"data=%ED%A0%80", b"a=b&&c==d", b"=",
-         b"data=hello", b"data=" + b"%41" * 5_000, b"&" * 1_000, b"data=%zz", b"\xff=\xfe"]
-    )  # fmt: skip
+        [
+            b"[1, 2]",
+            b"%%%",
+            b"data=%FF%FE",
+            b"data=%ED%A0%80",
+            b"a=b&&c==d",
+            b"=",
+            b"data=hello",
+            b"data=" + b"%41" * 5_000,
+            b"&" * 1_000,
+            b"data=%zz",
+            b"\xff=\xfe",
+        ]
+    )
     return f"form body {body[:24]!r}", Request(model, body, FORM)
 
 
@@ -125,21 +157,33 @@ def broken_multipart(shape: Shape) -> Make:
             ("boundary of 200 characters", good, multipart_type("b" * 200)),
             ("LF line endings", multipart([part], newline=b"\n"), multipart_type()),
             ("no closing boundary", good[: good.rindex(CLOSING)], multipart_type()),
-            ("part without Content-Disposition", multipart([Part(body, None, kind)]),
-             multipart_type()),
+            (
+                "part without Content-Disposition",
+                multipart([Part(body, None, kind)]),
+                multipart_type(),
+            ),
             ("field with an empty name", multipart([Part(body, "", kind)]), multipart_type()),
-            ("field named other than data", multipart([Part(body, "image", kind)]),
-             multipart_type()),
+            (
+                "field named other than data",
+                multipart([Part(body, "image", kind)]),
+                multipart_type(),
+            ),
             ("the field twice", multipart([part, part]), multipart_type()),
             ("empty body", b"", multipart_type()),
-            ("part type with a bogus charset",
-             multipart([Part(body, "data", "text/plain; charset=bogus")]), multipart_type()),
+            (
+                "part type with a bogus charset",
+                multipart([Part(body, "data", "text/plain; charset=bogus")]),
+                multipart_type(),
+            ),
             ("garbage after the end", good + b"\x00\xff" * 50, multipart_type()),
             ("multipart/mixed", good, multipart_type().replace("form-data", "mixed")),
             ("empty part", multipart([Part(b"", "data", kind)]), multipart_type()),
-            ("filename with a NUL", multipart([Part(body, "data", kind, "a\x00.png")]),
-             multipart_type()),
-        ]  # fmt: skip
+            (
+                "filename with a NUL",
+                multipart([Part(body, "data", kind, "a\x00.png")]),
+                multipart_type(),
+            ),
+        ]
         if rng.random() < 0.3:
             what, cut = truncated(rng, good)
             return f"multipart {what}", Request(shape.model, cut, multipart_type())

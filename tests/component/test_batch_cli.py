@@ -41,12 +41,16 @@ def test_database_that_is_down(rows: Path, capsys: pytest.CaptureFixture[str]) -
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("nonsense", "not a database URL: 'nonsense' (Could not parse SQLAlchemy URL from given "
-         "URL string)"),
-        ("sqlite:////no/such/folder/b.db", "database sqlite:////no/such/folder/b.db: unable to "
-         "open database file"),
+        (
+            "nonsense",
+            "not a database URL: 'nonsense' (Could not parse SQLAlchemy URL from given URL string)",
+        ),
+        (
+            "sqlite:////no/such/folder/b.db",
+            "database sqlite:////no/such/folder/b.db: unable to open database file",
+        ),
     ],
-)  # fmt: skip
+)
 def test_database_url_mistakes(
     rows: Path, capsys: pytest.CaptureFixture[str], url: str, message: str
 ) -> None:

@@ -76,7 +76,7 @@ def test_rows_carry_provenance_and_reruns_score_only_what_changed(
         "skipped": 0,
         "scored": 5,
         "errors": 1,
-    }  # fmt: skip
+    }
     assert first["finished_at"] >= first["started_at"]
     row = found["a"]
     assert (
@@ -92,7 +92,7 @@ def test_rows_carry_provenance_and_reruns_score_only_what_changed(
         "status": "ok",
         "error_code": None,
         "error": None,
-    }  # fmt: skip
+    }
     assert set(row["prediction"]) == {"label", "probability", "probabilities"}
     assert row["latency_ms"] > 0
     assert first["started_at"] <= row["scored_at"] <= first["finished_at"]
@@ -134,8 +134,17 @@ def test_a_run_killed_half_way_resumes_and_scores_every_input_exactly_once(
     total = 30_000
     source = write_csv(tmp_path / "rows.csv", cancer_rows(total))
     # One row per request: thousands of small calls, so the run lasts a few seconds.
-    command = [sys.executable, "-m", "batch", "cancer", str(source), "--db", database_url,
-               "--rows-per-request", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "batch",
+        "cancer",
+        str(source),
+        "--db",
+        database_url,
+        "--rows-per-request",
+        "1",
+    ]
     # The killed run cannot delete its unpacked archive: keep it in the test's folder.
     env = dict(os.environ, TMPDIR=str(tmp_path))
     process = subprocess.Popen(
@@ -183,8 +192,17 @@ def test_a_database_lost_mid_run_stops_it_with_one_line(
 ) -> None:
     url = fresh_database(postgres_server)
     source = write_csv(tmp_path / "rows.csv", cancer_rows(30_000))
-    command = [sys.executable, "-m", "batch", "cancer", str(source), "--db", url,
-               "--rows-per-request", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "batch",
+        "cancer",
+        str(source),
+        "--db",
+        url,
+        "--rows-per-request",
+        "1",
+    ]
     env = dict(os.environ, TMPDIR=str(tmp_path))  # as above: a killed run's unpacked archive
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

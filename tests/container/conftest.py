@@ -76,19 +76,42 @@ class Container:
         command = [*self.config["Entrypoint"], *args]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                ["buildah", "run", "--isolation", "chroot", "--network", "host", *flags,
-                 self.name, "--", *command],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    "buildah",
+                    "run",
+                    "--isolation",
+                    "chroot",
+                    "--network",
+                    "host",
+                    *flags,
+                    self.name,
+                    "--",
+                    *command,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
 
     def exec(self, *command: str) -> subprocess.CompletedProcess[str]:
         """What `docker exec` does: another process in the running container, as USER."""
         return subprocess.run(
-            ["buildah", "run", "--isolation", "chroot", "--network", "host", self.name,
-             "--", *command],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                "buildah",
+                "run",
+                "--isolation",
+                "chroot",
+                "--network",
+                "host",
+                self.name,
+                "--",
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -257,11 +280,16 @@ def run_container(
     inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
     log = tmp_path_factory.mktemp(name) / "container.log"
     container = Container(f"{name}-{os.getpid()}", log)
-    ports = {PORT_ENV: str(inference), MANAGEMENT_PORT_ENV: str(management),
-             METRICS_PORT_ENV: str(metrics)}  # fmt: skip
+    ports = {
+        PORT_ENV: str(inference),
+        MANAGEMENT_PORT_ENV: str(management),
+        METRICS_PORT_ENV: str(metrics),
+    }
     # TorchServe always starts gRPC too (loopback); on the host's network it needs free ports.
-    args = [f"--set=grpc_inference_port={grpc_inference}",
-            f"--set=grpc_management_port={grpc_management}"]  # fmt: skip
+    args = [
+        f"--set=grpc_inference_port={grpc_inference}",
+        f"--set=grpc_management_port={grpc_management}",
+    ]
     stopped: int | None = None
     try:
         container.start(ports | env, args)

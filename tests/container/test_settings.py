@@ -23,9 +23,14 @@ def test_defaults_listen_everywhere_with_tokens_on() -> None:
 
 
 def test_platform_settings() -> None:
-    env = {"PORT": "10000", "METRICS_PORT": "9100", "MANAGEMENT_PORT": "9101",
-           "TS_DISABLE_TOKEN_AUTHORIZATION": "True", "TS_TOKEN_EXPIRATION_MIN": "720",
-           "TS_WORKERS": "3"}  # fmt: skip
+    env = {
+        "PORT": "10000",
+        "METRICS_PORT": "9100",
+        "MANAGEMENT_PORT": "9101",
+        "TS_DISABLE_TOKEN_AUTHORIZATION": "True",
+        "TS_TOKEN_EXPIRATION_MIN": "720",
+        "TS_WORKERS": "3",
+    }
     assert overrides(env) == {
         "inference_address": "http://0.0.0.0:10000",
         "metrics_address": "http://0.0.0.0:9100",

@@ -78,8 +78,10 @@ def test_json_output_is_the_servers_answer(
 
 def test_models_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "models", "list") == (
-        0, "cancer  cancer.mar\ndigits  digits.mar\nminilm  minilm.mar\n", "",
-    )  # fmt: skip
+        0,
+        "cancer  cancer.mar\ndigits  digits.mar\nminilm  minilm.mar\n",
+        "",
+    )
     for args in (["models", "list", "--json"], ["--json", "models", "list"]):
         code, out, _ = run_cli(capsys, *args)
         assert code == 0
@@ -116,19 +118,30 @@ def test_errors_are_one_line_with_their_exit_code(
     short = tmp_path / "short.json"
     short.write_text('{"inputs": [14.2, 20.1]}')
     cases = [
-        (["predict", "nope", SEVEN], 4,
-         "404 ModelNotFoundException: Model not found: nope"),
-        (["predict", "cancer", "--json", str(short)], 3,
-         "400 InputError: row 0: expected 30 features, got 2"),
-        (["models", "register", "cancer.mar"], 6,
-         "405 MethodNotAllowedException: Requested method is not allowed, please refer to API "
-         "document."),
-        (["predict", "digits", "missing.png"], 2,
-         "[Errno 2] No such file or directory: 'missing.png'"),
-        (["predict", "digits", "notes.bin"], 2,
-         "cannot tell what notes.bin holds: use --image, --text or --json"),
+        (["predict", "nope", SEVEN], 4, "404 ModelNotFoundException: Model not found: nope"),
+        (
+            ["predict", "cancer", "--json", str(short)],
+            3,
+            "400 InputError: row 0: expected 30 features, got 2",
+        ),
+        (
+            ["models", "register", "cancer.mar"],
+            6,
+            "405 MethodNotAllowedException: Requested method is not allowed, please refer to API "
+            "document.",
+        ),
+        (
+            ["predict", "digits", "missing.png"],
+            2,
+            "[Errno 2] No such file or directory: 'missing.png'",
+        ),
+        (
+            ["predict", "digits", "notes.bin"],
+            2,
+            "cannot tell what notes.bin holds: use --image, --text or --json",
+        ),
         (["predict", "digits", SEVEN, "--label", "seven"], 2, "labels go with text"),
-    ]  # fmt: skip
+    ]
     for args, code, reason in cases:
         assert run_cli(capsys, *args) == (code, "", f"tserve: {reason}\n"), args
 
@@ -138,8 +151,10 @@ def test_wrong_token_says_where_it_came_from(
 ) -> None:
     monkeypatch.setenv("TSERVE_TOKEN", "wrong")
     assert run_cli(capsys, "predict", "cancer", ROW) == (
-        5, "", f"tserve: 400 InvalidKeyException: {INVALID_KEY} (token: $TSERVE_TOKEN)\n",
-    )  # fmt: skip
+        5,
+        "",
+        f"tserve: 400 InvalidKeyException: {INVALID_KEY} (token: $TSERVE_TOKEN)\n",
+    )
 
 
 def test_nothing_listening(
@@ -169,13 +184,21 @@ def test_exit_status_reaches_the_shell(server: TorchServe) -> None:
     command = [sys.executable, "-m", "client.cli"]
     ok = subprocess.run(
         [*command, "predict", "digits", SEVEN],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (ok.returncode, ok.stderr) == (0, "")
     assert same_text("7  0.999972", ok.stdout.splitlines()[0]), ok.stdout
     failed = subprocess.run(
         [*command, "models", "describe", "nope"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (failed.returncode, failed.stdout) == (4, "")
     assert failed.stderr == "tserve: 404 ModelNotFoundException: Model not found: nope\n"

@@ -75,8 +75,10 @@ def test_explicit_version(client: Client) -> None:
 
 def test_management_reads(client: Client) -> None:
     assert sorted(model["modelName"] for model in client.list_models()) == [
-        "cancer", "digits", "minilm",
-    ]  # fmt: skip
+        "cancer",
+        "digits",
+        "minilm",
+    ]
     [cancer] = client.describe("cancer", customized=True)
     assert cancer["modelVersion"] == "1.0"
     assert cancer["customizedMetadata"]["labels"] == ["malignant", "benign"]
@@ -115,9 +117,11 @@ def test_unknown_model_and_version(client: Client) -> None:
     with pytest.raises(NotFoundError) as caught:
         client.predict("cancer", vector=[1.0], version="9.9")
     expect(
-        caught.value, 404, "ModelVersionNotFoundException",
+        caught.value,
+        404,
+        "ModelVersionNotFoundException",
         "Model version: 9.9 does not exist for model: cancer",
-    )  # fmt: skip
+    )
 
 
 INVALID_KEY = (

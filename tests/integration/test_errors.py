@@ -58,16 +58,20 @@ def test_invalid_json(api: Api) -> None:
         "cancer", data='{"inputs": [1', headers={"Content-Type": "application/json"}
     )
     expect(
-        response, 400, "InputError",
+        response,
+        400,
+        "InputError",
         "body is not valid JSON: Expecting ',' delimiter: line 1 column 14 (char 13)",
-    )  # fmt: skip
+    )
 
 
 def test_too_many_rows(api: Api) -> None:
     expect(
         api.predict_json("cancer", {"inputs": [GOOD_ROW] * 1025}),
-        413, "PayloadTooLarge", "too many rows: 1025, at most 1024 per request",
-    )  # fmt: skip
+        413,
+        "PayloadTooLarge",
+        "too many rows: 1025, at most 1024 per request",
+    )
 
 
 def test_gif_is_unsupported(api: Api) -> None:
@@ -136,8 +140,10 @@ def test_mixed_batch_good_requests_still_succeed(api: Api) -> None:
         start.wait(timeout=30)
         return session.post(
             f"{api.server.inference_url}/predictions/digits",
-            data=data, headers=PNG | api.server.headers(), timeout=60,
-        )  # fmt: skip
+            data=data,
+            headers=PNG | api.server.headers(),
+            timeout=60,
+        )
 
     mixed_seen = False
     for _ in range(5):  # batching is timing-driven: retry until a batch held both kinds

@@ -29,10 +29,22 @@ def locust(server: TorchServe, out: Path, *args: str) -> subprocess.CompletedPro
         "TSERVE_MANAGEMENT_TOKEN": keys["management"],
     }
     command = [
-        sys.executable, "-m", "locust", "--config", str(CONFIG), "--headless",
-        "--host", server.inference_url, "--management-host", server.management_url,
-        "--csv", str(out / "stats"), "--html", str(out / "report.html"), *args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "locust",
+        "--config",
+        str(CONFIG),
+        "--headless",
+        "--host",
+        server.inference_url,
+        "--management-host",
+        server.management_url,
+        "--csv",
+        str(out / "stats"),
+        "--html",
+        str(out / "report.html"),
+        *args,
+    ]
     # cwd: locust.conf names the locustfile relative to the repository root.
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
 
@@ -49,8 +61,18 @@ def workers(api: Api) -> dict[str, int]:
 
 def test_a_short_gated_run_meets_the_ci_slos(server: TorchServe, api: Api, tmp_path: Path) -> None:
     before = workers(api)
-    run = locust(server, tmp_path, "--slo-profile", "ci", "--run-time", "20s",
-                 "--users", "12", "--spawn-rate", "12")  # fmt: skip
+    run = locust(
+        server,
+        tmp_path,
+        "--slo-profile",
+        "ci",
+        "--run-time",
+        "20s",
+        "--users",
+        "12",
+        "--spawn-rate",
+        "12",
+    )
     assert run.returncode == 0, f"locust exited {run.returncode}:\n{run.stderr[-4000:]}"
     with (tmp_path / "stats_stats.csv").open(newline="") as file:
         rows = {row["Name"]: row for row in csv.DictReader(file)}
@@ -69,8 +91,20 @@ def test_the_gate_fails_a_run_that_misses_an_slo(server: TorchServe, tmp_path: P
         "[strict]\np95_ms = 60000\np99_ms = 60000\nmax_error_rate = 1.0\nmin_rps = 1000000\n"
         f"[strict.endpoints]\n{names}\n"
     )
-    run = locust(server, tmp_path, "--slo-file", str(strict), "--slo-profile", "strict",
-                 "--run-time", "4s", "--users", "6", "--spawn-rate", "6")  # fmt: skip
+    run = locust(
+        server,
+        tmp_path,
+        "--slo-file",
+        str(strict),
+        "--slo-profile",
+        "strict",
+        "--run-time",
+        "4s",
+        "--users",
+        "6",
+        "--spawn-rate",
+        "6",
+    )
     assert run.returncode == 1, f"expected exit code 1, got {run.returncode}:\n{run.stderr[-4000:]}"
     assert "SLO breach: digits raw png:" in run.stderr
 

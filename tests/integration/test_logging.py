@@ -77,8 +77,9 @@ def test_each_log_rolls_over_at_its_cap_and_keeps_a_bounded_number(tmp_path: Pat
     with running_server(tmp_path / "run", models=["cancer"], log_config=config) as server:
         api = Api(server)
         with ThreadPoolExecutor(4) as pool:
-            replies = pool.map(lambda _: api.predict("cancer", data=ROW, headers=JSON).status_code,
-                               range(REQUESTS))  # fmt: skip
+            replies = pool.map(
+                lambda _: api.predict("cancer", data=ROW, headers=JSON).status_code, range(REQUESTS)
+            )
             assert set(replies) == {200}
         logs = server.log_file.parent
         expected = {"access_log.log"} | {f"access_log.{i}.log.gz" for i in range(1, keep + 1)}

@@ -94,12 +94,16 @@ def test_long_text_is_truncated_at_256_tokens_and_flagged(api: Api) -> None:
     [
         ({"json": {"text": ""}}, 400, "text is empty"),
         ({"json": {"inputs": ["ok", 1]}}, 400, "inputs[1] must be a string, got int"),
-        ({"json": {"sentence": "x"}}, 400, 'JSON input must be {"text": "..."}, {"inputs": '
-         '["...", ...]} or {"text": "...", "labels": ["...", ...]}'),
+        (
+            {"json": {"sentence": "x"}},
+            400,
+            'JSON input must be {"text": "..."}, {"inputs": '
+            '["...", ...]} or {"text": "...", "labels": ["...", ...]}',
+        ),
         ({"json": {"inputs": ["x"] * 65}}, 413, "too many inputs: 65, at most 64 per request"),
         ({"json": {"text": "x" * 20_001}}, 413, "text has 20,001 characters, at most 20,000"),
     ],
-)  # fmt: skip
+)
 def test_bad_text(api: Api, kwargs: dict[str, Any], status: int, message: str) -> None:
     response = api.predict("minilm", **kwargs)
     assert response.status_code == status, response.text

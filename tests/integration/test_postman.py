@@ -30,8 +30,11 @@ def newman() -> Path:
     if not NEWMAN.exists():
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=POSTMAN, check=True, capture_output=True, timeout=600,
-        )  # fmt: skip
+            cwd=POSTMAN,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     return NEWMAN
 
 
@@ -69,14 +72,27 @@ def test_collection_passes_under_newman(server: TorchServe, newman: Path, tmp_pa
     env_file.write_text(json.dumps(environment(server)))  # keys stay out of the command line
     result = subprocess.run(
         [
-            str(newman), "run", str(COLLECTION),
-            "--environment", str(env_file),
-            "--working-dir", str(ROOT),  # file bodies are examples/... paths
-            "--reporters", "cli,json", "--reporter-json-export", str(report_file),
-            "--timeout-request", "30000", "--color", "off", "--disable-unicode",
+            str(newman),
+            "run",
+            str(COLLECTION),
+            "--environment",
+            str(env_file),
+            "--working-dir",
+            str(ROOT),  # file bodies are examples/... paths
+            "--reporters",
+            "cli,json",
+            "--reporter-json-export",
+            str(report_file),
+            "--timeout-request",
+            "30000",
+            "--color",
+            "off",
+            "--disable-unicode",
         ],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     run = json.loads(report_file.read_text())["run"]
     failures = [f"{f['source']['name']}: {f['error']['message']}" for f in run["failures"]]
     assert failures == [], result.stdout[-4000:]

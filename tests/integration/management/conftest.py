@@ -29,10 +29,22 @@ def build_cancer(version: str, destination: Path) -> None:
     """Train cancer and archive it as ``version`` at ``destination`` (about 3 s)."""
     export = destination.parent / f"build-{version}"
     subprocess.run(
-        [sys.executable, "-m", "models.build", "--only", "cancer", "--version", version,
-         "--export-path", str(export)],
-        cwd=ROOT, check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "models.build",
+            "--only",
+            "cancer",
+            "--version",
+            version,
+            "--export-path",
+            str(export),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (export / "cancer.mar").rename(destination)
 
 

@@ -43,32 +43,46 @@ def test_model_lifecycle(capsys: pytest.CaptureFixture[str], admin: Client) -> N
         assert (v1["batchSize"], v1["maxBatchDelay"], len(v1["workers"])) == (8, 20, packed)
 
         assert run_cli(capsys, "models", "scale", name, "--workers", "2") == (
-            0, f"Workers scaled to 2 for model: {name}\n", "",
-        )  # fmt: skip
+            0,
+            f"Workers scaled to 2 for model: {name}\n",
+            "",
+        )
         assert [w["status"] for w in describe(capsys, name)[0]["workers"]] == ["READY", "READY"]
         assert run_cli(capsys, "models", "scale", name, "--workers", "1") == (
-            0, f"Workers scaled to 1 for model: {name}\n", "",
-        )  # fmt: skip
+            0,
+            f"Workers scaled to 1 for model: {name}\n",
+            "",
+        )
         assert [w["status"] for w in describe(capsys, name)[0]["workers"]] == ["READY"]
 
         assert run_cli(capsys, "models", "register", V2_ARCHIVE, "--name", name)[0] == 0
         assert run_cli(capsys, "models", "set-default", name, "2.0") == (
-            0, f'Default version successfully updated for model "{name}" to "2.0"\n', "",
-        )  # fmt: skip
+            0,
+            f'Default version successfully updated for model "{name}" to "2.0"\n',
+            "",
+        )
         for version in ("1.0", "2.0"):
             assert run_cli(capsys, "predict", name, str(ROW), "--version", version) == (
-                0, "row 0  malignant  0.999981\n", "",
-            )  # fmt: skip
+                0,
+                "row 0  malignant  0.999981\n",
+                "",
+            )
         assert run_cli(capsys, "models", "unregister", name, "--version", "1.0") == (
-            0, f'Model "{name}" unregistered\n', "",
-        )  # fmt: skip
+            0,
+            f'Model "{name}" unregistered\n',
+            "",
+        )
         assert [v["modelVersion"] for v in describe(capsys, name, "--version", "all")] == ["2.0"]
         assert run_cli(capsys, "models", "unregister", name) == (
-            0, f'Model "{name}" unregistered\n', "",
-        )  # fmt: skip
+            0,
+            f'Model "{name}" unregistered\n',
+            "",
+        )
         assert run_cli(capsys, "models", "unregister", name) == (
-            4, "", f"tserve: 404 ModelNotFoundException: Model not found: {name}\n",
-        )  # fmt: skip
+            4,
+            "",
+            f"tserve: 404 ModelNotFoundException: Model not found: {name}\n",
+        )
     finally:
         for version in ("2.0", "1.0", "2.0"):  # whatever a failed step left, default last
             with contextlib.suppress(TServeError):

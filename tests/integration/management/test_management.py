@@ -102,15 +102,20 @@ def test_register_with_batching_and_initial_workers(admin: Client) -> None:
         assert [worker["status"] for worker in description["workers"]] == ["READY"] * packed
         metadata = description["customizedMetadata"]
         assert (metadata["model"], metadata["version"], metadata["labels"]) == (
-            "cancer", "1.0", ["malignant", "benign"],
-        )  # fmt: skip
+            "cancer",
+            "1.0",
+            ["malignant", "benign"],
+        )
         assert admin.predict(name, vector=ROW) == ROW_ANSWER
     finally:
         admin.unregister(name)
     expect_error(
-        lambda: admin.describe(name), NotFoundError, 404, "ModelNotFoundException",
+        lambda: admin.describe(name),
+        NotFoundError,
+        404,
+        "ModelNotFoundException",
         f"Model not found: {name}",
-    )  # fmt: skip
+    )
 
 
 def test_scale_up_and_down_synchronously(admin: Client) -> None:
@@ -137,8 +142,11 @@ def test_file_url_from_another_model_store_is_refused(admin: Client, tmp_path: P
     before = admin.list_models()
     expect_error(
         lambda: admin.register(url, model_name="planted"),
-        NotFoundError, 404, "ModelNotFoundException", NOT_ALLOWED.format(url),
-    )  # fmt: skip
+        NotFoundError,
+        404,
+        "ModelNotFoundException",
+        NOT_ALLOWED.format(url),
+    )
     assert admin.list_models() == before
     assert "planted" not in {model["modelName"] for model in before}
 
@@ -160,8 +168,11 @@ def test_percent_encoded_climb_out_of_the_own_store_is_refused(
     try:
         expect_error(
             lambda: admin.register(url, model_name="climbed"),
-            NotFoundError, 404, "ModelNotFoundException", NOT_ALLOWED.format(url),
-        )  # fmt: skip
+            NotFoundError,
+            404,
+            "ModelNotFoundException",
+            NOT_ALLOWED.format(url),
+        )
     finally:
         with contextlib.suppress(HTTPError):  # registered only if the test failed
             admin.unregister("climbed")
@@ -175,8 +186,11 @@ def test_file_url_in_the_own_model_store_passes_allowed_urls(
     url = (model_store / V2_ARCHIVE).as_uri()
     expect_error(
         lambda: admin.register(url, model_name="own-store"),
-        HTTPError, 500, "InternalServerException", f"Model file already exists {V2_ARCHIVE}",
-    )  # fmt: skip
+        HTTPError,
+        500,
+        "InternalServerException",
+        f"Model file already exists {V2_ARCHIVE}",
+    )
 
 
 # Versions
@@ -261,9 +275,11 @@ def test_second_version_then_default_switch_under_traffic(
         assert [entry["modelVersion"] for entry in admin.describe("switch", "all")] == ["2.0"]
         expect_error(
             lambda: admin.predict("switch", vector=ROW, version="1.0"),
-            NotFoundError, 404, "ModelVersionNotFoundException",
+            NotFoundError,
+            404,
+            "ModelVersionNotFoundException",
             "Model version: 1.0 does not exist for model: switch",
-        )  # fmt: skip
+        )
 
 
 # Refusals, each with its exact status
@@ -307,8 +323,11 @@ def test_url_outside_allowed_urls(admin: Client, url: str, message: str) -> None
     before = admin.list_models()
     expect_error(
         lambda: admin.register(url, model_name="outside"),
-        NotFoundError, 404, "ModelNotFoundException", message.format(url),
-    )  # fmt: skip
+        NotFoundError,
+        404,
+        "ModelNotFoundException",
+        message.format(url),
+    )
     assert admin.list_models() == before
 
 
@@ -333,9 +352,11 @@ def test_deleting_the_default_version_others_depend_on(admin: Client) -> None:
     with registered(admin, "pinned", "cancer.mar", V2_ARCHIVE):
         expect_error(
             lambda: admin.unregister("pinned", "1.0"),
-            ConflictError, 403, "InvalidModelVersionException",
+            ConflictError,
+            403,
+            "InvalidModelVersionException",
             "Cannot remove default version for model pinned",
-        )  # fmt: skip
+        )
         assert [entry["modelVersion"] for entry in _versions(admin, "pinned")] == ["1.0", "2.0"]
 
 
@@ -343,15 +364,19 @@ def test_registering_a_version_twice(admin: Client) -> None:
     with registered(admin, "twice", "cancer.mar"):
         expect_error(
             lambda: admin.register("cancer.mar", model_name="twice"),
-            ConflictError, 409, "ConflictStatusException",
+            ConflictError,
+            409,
+            "ConflictStatusException",
             "Model version 1.0 is already registered for model twice",
-        )  # fmt: skip
+        )
 
 
 def test_unknown_version(admin: Client) -> None:
     with registered(admin, "one-version", "cancer.mar"):
         expect_error(
             lambda: admin.set_default("one-version", "9.9"),
-            NotFoundError, 404, "ModelVersionNotFoundException",
+            NotFoundError,
+            404,
+            "ModelVersionNotFoundException",
             "Model version 9.9 does not exist for model one-version",
-        )  # fmt: skip
+        )
