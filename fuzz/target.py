@@ -9,6 +9,7 @@ from pathlib import Path
 
 import requests
 
+from client import Client
 from client.tokens import TokenSource
 from fuzz.wire import Request
 from server.launcher import TorchServe
@@ -21,31 +22,21 @@ CONNECT_TIMEOUT = 5.0
 @dataclass(frozen=True)
 class Target:
     inference_url: str
-    management_url: str
     inference_headers: dict[str, str]
-    management_headers: dict[str, str]
+    manager: Client  # management calls (the workers' pids)
 
     @classmethod
     def of(cls, server: TorchServe) -> Target:
         """The server a ``TorchServe`` object started (its run folder holds the keys)."""
-        return cls(
-            server.inference_url,
-            server.management_url,
-            server.headers("inference"),
-            server.headers("management"),
-        )
+        return cls(server.inference_url, server.headers("inference"), server.client())
 
     @classmethod
     def at(cls, inference_url: str, management_url: str, run_dir: Path | None) -> Target:
         """A running server; tokens found as the client finds them (env, else key file)."""
         env = {RUN_DIR_ENV: str(run_dir)} if run_dir else None
         tokens = TokenSource(env=env)
-        return cls(
-            inference_url.rstrip("/"),
-            management_url.rstrip("/"),
-            bearer(tokens.get("inference")),
-            bearer(tokens.get("management")),
-        )
+        manager = Client(inference_url, management_url, tokens=tokens)
+        return cls(manager.inference_url, bearer(tokens.get("inference")), manager)
 
     def send(
         self, session: requests.Session, request: Request, timeout: float
@@ -63,11 +54,7 @@ class Target:
 
     def worker_pids(self, model: str) -> list[int]:
         """Process ids of the workers of ``model``'s default version, sorted."""
-        response = requests.get(
-            f"{self.management_url}/models/{model}", headers=self.management_headers, timeout=30
-        )
-        response.raise_for_status()
-        return sorted(int(worker["pid"]) for worker in response.json()[0]["workers"])
+        return sorted(int(worker["pid"]) for worker in self.manager.describe(model)[0]["workers"])
 
 
 def bearer(token: str | None) -> dict[str, str]:
