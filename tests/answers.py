@@ -3,7 +3,8 @@
 The trained weights and a transformer's float sums differ in the last digits between CPUs
 (the same seeded build gives digits 0.999972 on one machine, 0.999979 on an AMD EPYC; minilm
 0.232112 vs 0.232111), so shown numbers agree within TOLERANCE; labels, keys, lengths and
-every other value agree exactly.
+every other value agree exactly. postman/collection.json and the notebook test use the same
+TOLERANCE (the collection states it as 1e-4).
 """
 
 from __future__ import annotations
