@@ -17,7 +17,7 @@ $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is needed: install python3"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: $(VENV)/bin/python requirements/runtime.txt requirements/lock.txt
+$(VENV)/.runtime: $(VENV)/bin/python requirements/runtime.txt requirements/lock.txt pyproject.toml
 	$(PIP) install -q -r requirements/runtime.txt -c requirements/lock.txt
 	$(PIP) install -q --no-deps -e .
 	@$(PY) -c 'from server.java import has_java; raise SystemExit(not has_java())' \

@@ -17,9 +17,8 @@ import pytest
 
 from server.launcher import TorchServe
 from server.settings import ROOT
+from tests.postman_collection import COLLECTION, POSTMAN, requests_of
 
-POSTMAN = ROOT / "postman"
-COLLECTION = POSTMAN / "collection.json"
 NEWMAN = POSTMAN / "node_modules" / ".bin" / "newman"
 
 
@@ -36,12 +35,6 @@ def newman() -> Path:
             timeout=600,
         )
     return NEWMAN
-
-
-def requests_of(folder: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every request item of a collection or folder, depth first."""
-    items = folder.get("item", [])
-    return [leaf for item in items for leaf in (requests_of(item) if "item" in item else [item])]
 
 
 def assertions_of(request: dict[str, Any]) -> int:
