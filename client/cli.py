@@ -159,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def json_document(text: str, origin: str) -> Any:
+    """``text`` as JSON; a mistake names where the text came from and where it went wrong."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{origin} is not JSON: {error}") from None
+
+
 def prediction_input(args: argparse.Namespace) -> dict[str, Any]:
     """``Client.predict`` keyword arguments from the predict options."""
     if args.image is not None:
@@ -166,11 +174,12 @@ def prediction_input(args: argparse.Namespace) -> dict[str, Any]:
     if args.text is not None:
         return {"text": args.text[0] if len(args.text) == 1 else args.text}
     if args.json_file is not None:
-        raw = sys.stdin.read() if str(args.json_file) == "-" else args.json_file.read_text()
-        return {"document": json.loads(raw)}
+        if str(args.json_file) == "-":
+            return {"document": json_document(sys.stdin.read(), "standard input")}
+        return {"document": json_document(args.json_file.read_text(), str(args.json_file))}
     media_type, _ = mimetypes.guess_type(args.file.name)
     if media_type == "application/json":
-        return {"document": json.loads(args.file.read_text())}
+        return {"document": json_document(args.file.read_text(), str(args.file))}
     if media_type and media_type.startswith("image/"):
         return {"image": args.file}
     if media_type and media_type.startswith("text/"):

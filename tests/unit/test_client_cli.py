@@ -298,3 +298,14 @@ def test_metric_samples() -> None:
             "value": 5.0,
         }
     ]
+
+
+@pytest.mark.parametrize("args", [("--json", "{name}"), ("{name}",)])
+def test_a_malformed_json_file_is_named(
+    args: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "rows.json"
+    bad.write_text('{"inputs": [1, 2,')
+    code = cli.main(["predict", "cancer", *(arg.format(name=bad) for arg in args)])
+    _, err = capsys.readouterr()
+    assert (code, err.startswith(f"tserve: {bad} is not JSON: ")) == (2, True), err
