@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -64,6 +64,17 @@ def prediction_body(
     return {"json": document}
 
 
+def checked_url(url: str, api: str, variable: str) -> str:
+    """``url`` without its trailing slash, once it is an http(s) URL with a host; a URL
+    without its scheme would otherwise surface later as "cannot connect"."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"the {api} URL {url!r} (given, or ${variable}) must be http://HOST:PORT or https://..."
+        )
+    return url.rstrip("/")
+
+
 def _path(*parts: str | None) -> str:
     """URL path from parts, each quoted whole (a model name cannot add path segments)."""
     return "/" + "/".join(quote(part, safe="") for part in parts if part is not None)
@@ -88,7 +99,7 @@ class Client:
         env = os.environ if env is None else env
         given = {"inference": inference_url, "management": management_url, "metrics": metrics_url}
         urls = {
-            api: (given[api] or env.get(name) or default).rstrip("/")
+            api: checked_url(given[api] or env.get(name) or default, api, name)
             for api, (name, default) in URL_ENV.items()
         }
         self.inference_url = urls["inference"]

@@ -230,9 +230,8 @@ def render(args: argparse.Namespace, result: Any) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    client = Client(timeout=args.timeout)
     try:
-        result = args.run(client, args)
+        result = args.run(Client(timeout=args.timeout), args)
     except TServeError as error:
         return fail(str(error), exit_code(error))
     except (OSError, ValueError) as error:  # a local file or its JSON; a wrong combination

@@ -309,3 +309,13 @@ def test_a_malformed_json_file_is_named(
     code = cli.main(["predict", "cancer", *(arg.format(name=bad) for arg in args)])
     _, err = capsys.readouterr()
     assert (code, err.startswith(f"tserve: {bad} is not JSON: ")) == (2, True), err
+
+
+def test_a_url_without_its_scheme_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TSERVE_MANAGEMENT_URL", "127.0.0.1:8081")
+    code = cli.main(["models", "list"])
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    assert "'127.0.0.1:8081' (given, or $TSERVE_MANAGEMENT_URL) must be http://" in err, err
