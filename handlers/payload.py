@@ -80,5 +80,27 @@ def parse_json(payload: Payload) -> Any:
         return json.loads(payload.value)
     except RecursionError:  # nesting deeper than the interpreter's stack
         raise InputError("body is not valid JSON: nested too deeply") from None
-    except ValueError as exc:  # syntax, UTF-8, or an integer over 4,300 digits
+    except UnicodeDecodeError as exc:  # binary: often a file sent to the wrong model
+        raise InputError(
+            f"body is not valid JSON: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            f"it starts like {kind_of(as_bytes(payload.value)[:16])}"
+        ) from None
+    except ValueError as exc:  # syntax, or an integer over 4,300 digits
         raise InputError(f"body is not valid JSON: {exc}") from None
+
+
+# Leading bytes of what a client most often sends to the wrong model.
+SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"PK\x03\x04": "a zip archive",
+    b"%PDF": "a PDF document",
+}
+
+
+def kind_of(head: bytes) -> str:
+    """What binary data starting with ``head`` looks like, for an error message."""
+    return next(
+        (kind for magic, kind in SIGNATURES.items() if head.startswith(magic)), "binary data"
+    )

@@ -43,3 +43,11 @@ def test_as_bytes_refuses_parsed_json() -> None:
     assert as_bytes(bytearray(b"ab")) == b"ab"
     with pytest.raises(InputError, match="expected raw bytes, got JSON dict"):
         as_bytes({"image": "x"})
+
+
+def test_an_image_sent_as_json_is_named() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(20)
+    with pytest.raises(InputError, match=r"not UTF-8 text .* it starts like a PNG image"):
+        parse_json(Payload(png, "application/json"))
+    with pytest.raises(InputError, match="it starts like binary data"):
+        parse_json(Payload(b"\xfe\xff\x00", ""))
