@@ -42,6 +42,8 @@ COPY handlers/ handlers/
 COPY models/ models/
 COPY contracts/ contracts/
 COPY config/ config/
+# The build reads the project's paths from server/settings.py (it imports nothing else).
+COPY server/__init__.py server/settings.py server/
 # One thread: the trained weights then do not depend on the build machine's core count
 # (torch's results shift with it), and the build leaves the other cores alone.
 RUN OMP_NUM_THREADS=1 python -m models.build
