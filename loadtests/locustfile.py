@@ -26,7 +26,7 @@ from client.tokens import Kind, TokenSource
 from contracts import image
 from contracts.wire import JSON, TEXT
 from loadtests import checks, endpoints, payloads, slo
-from server.settings import MANAGEMENT_URL
+from server.settings import INFERENCE_URL, MANAGEMENT_URL
 
 logger = logging.getLogger(__name__)
 Check = Callable[[Any], str | None]  # None if the answer is right, else what is wrong
@@ -64,6 +64,20 @@ def _preflight(environment: Environment, **_: Any) -> None:
     if options.headless and (problem := _server_problem(options.host)):
         logger.error("%s", problem)
         raise SystemExit(2)
+    if (problem := _hosts_problem(options.host, options.management_host)) is not None:
+        logger.error("%s", problem)
+        raise SystemExit(2)
+
+
+def _hosts_problem(host: str, management_host: str) -> str | None:
+    """An inference host of another server with the default management host would send the
+    management calls (and that server's token) to whatever listens on the default port."""
+    if host.rstrip("/") != INFERENCE_URL and management_host.rstrip("/") == MANAGEMENT_URL:
+        return (
+            f"--host {host} is not the default server: give its management API too "
+            f"(--management-host URL; the default {MANAGEMENT_URL} belongs to `make serve`)"
+        )
+    return None
 
 
 def _server_problem(host: str) -> str | None:

@@ -21,7 +21,9 @@ from tests.integration.conftest import Api
 CONFIG = ROOT / "loadtests" / "locust.conf"
 
 
-def locust(server: TorchServe, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def locust(
+    server: TorchServe, out: Path, *args: str, management: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the project's locustfile headless against ``server``; tokens given in the env."""
     keys = server.keys()
     env = os.environ | {
@@ -37,8 +39,7 @@ def locust(server: TorchServe, out: Path, *args: str) -> subprocess.CompletedPro
         "--headless",
         "--host",
         server.inference_url,
-        "--management-host",
-        server.management_url,
+        *(("--management-host", server.management_url) if management else ()),
         "--csv",
         str(out / "stats"),
         "--html",
@@ -117,3 +118,9 @@ def test_an_unknown_profile_stops_the_run_before_any_load(
     assert run.returncode == 2, f"expected exit code 2, got {run.returncode}:\n{run.stderr[-4000:]}"
     assert "no profile 'nonexistent'" in run.stderr
     assert time.monotonic() - started < 60, "the load ran despite the bad profile"
+
+
+def test_another_servers_host_needs_its_management_host(server: TorchServe, tmp_path: Path) -> None:
+    run = locust(server, tmp_path, "--run-time", "120s", management=False)
+    assert run.returncode == 2, f"expected exit code 2, got {run.returncode}:\n{run.stderr[-4000:]}"
+    assert "give its management API too (--management-host URL" in run.stderr, run.stderr[-2000:]
