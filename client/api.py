@@ -13,6 +13,7 @@ the ``client.errors`` type for it, carrying the server's message, at once. A Cli
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import time
@@ -34,7 +35,28 @@ URL_ENV: dict[str, tuple[str, str]] = {
     "management": (settings.MANAGEMENT_URL_ENV, settings.MANAGEMENT_URL),
     "metrics": (settings.METRICS_URL_ENV, settings.METRICS_URL),
 }
-ImageInput = bytes | str | os.PathLike[str]
+# PNG/JPEG bytes, a file path, or an image in memory: a PIL image or a numpy array of
+# shape (H, W) or (H, W, 3|4), uint8, which are sent as PNG.
+ImageInput = bytes | str | os.PathLike[str] | Any
+
+
+def image_bytes(image: ImageInput) -> bytes:
+    """The bytes to send for ``image`` (see ImageInput)."""
+    if isinstance(image, bytes):
+        return image
+    if isinstance(image, str | os.PathLike):
+        return Path(image).read_bytes()
+    from PIL import Image  # only for images in memory
+
+    if hasattr(image, "__array_interface__") and not isinstance(image, Image.Image):
+        image = Image.fromarray(image)
+    if not isinstance(image, Image.Image):
+        raise TypeError(
+            f"image must be bytes, a path, a PIL image or a numpy array, got {type(image).__name__}"
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def prediction_body(
@@ -53,9 +75,7 @@ def prediction_body(
     if labels is not None and text is None:
         raise ValueError("labels go with text")
     if image is not None:
-        wire = contracts.image.request(
-            image if isinstance(image, bytes) else Path(image).read_bytes()
-        )
+        wire = contracts.image.request(image_bytes(image))
         return {"data": wire.body, "headers": {"Content-Type": wire.content_type}}
     if text is not None:
         return {"json": contracts.text.document(text, labels)}

@@ -7,6 +7,7 @@ assumed.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from client.api import Client, prediction_body
 from client.errors import (
@@ -277,3 +280,15 @@ def test_prediction_bodies(tmp_path: Path) -> None:
 def test_prediction_body_needs_exactly_one_input(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         prediction_body(**kwargs)
+
+
+def test_an_image_in_memory_is_sent_as_png() -> None:
+    pixels = np.zeros((8, 8), dtype=np.uint8)
+    pixels[2:6, 3] = 255
+    for image in (pixels, Image.fromarray(pixels), np.stack([pixels] * 3, axis=-1)):
+        body = prediction_body(image=image)
+        assert body["headers"] == {"Content-Type": "image/png"}, type(image)
+        decoded = np.asarray(Image.open(io.BytesIO(body["data"])).convert("L"))
+        assert (decoded == pixels).all(), type(image)
+    with pytest.raises(TypeError, match="got dict"):
+        prediction_body(image={"not": "an image"})
