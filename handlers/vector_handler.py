@@ -1,7 +1,8 @@
 """Handler for tabular models: rows of numbers in, a label and class probabilities per row.
 
-Accepts JSON ``{"inputs": [f1, ..., fn]}``, ``{"inputs": [[...], [...]]}`` or a bare list;
-the answer keeps the rows' order.
+Accepts JSON ``{"inputs": [f1, ..., fn]}``, ``{"inputs": [[...], [...]]}`` or a bare list,
+and rows as objects of the features by name (the names in the archive's metadata); the
+answer keeps the rows' order.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from handlers.vector_parsing import rows_from_json
 
 class VectorHandler(BatchedHandler):
     def parse(self, payload: Payload) -> torch.Tensor:
-        n_features = len(self.metadata["input"]["features"])
-        return torch.tensor(rows_from_json(parse_json(payload), n_features), dtype=torch.float32)
+        names = self.metadata["input"]["features"]
+        return torch.tensor(rows_from_json(parse_json(payload), names), dtype=torch.float32)
 
     def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> vector.VectorAnswer:
         return vector.answer(self.metadata["labels"], torch.softmax(outputs, dim=1).tolist())

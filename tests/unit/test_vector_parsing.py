@@ -44,3 +44,20 @@ def test_bad_input_is_named(document: object, message: str) -> None:
 def test_too_many_rows_is_payload_too_large() -> None:
     with pytest.raises(PayloadTooLarge, match="too many rows: 3, at most 2 per request"):
         rows_from_json([ROW, ROW, ROW], 4, max_rows=2)
+
+
+NAMES = ["radius", "texture", "area"]
+
+
+def test_rows_by_feature_name_keep_the_models_order() -> None:
+    row = {"area": 3.0, "radius": 1.0, "texture": 2.0}
+    assert rows_from_json({"inputs": row}, NAMES) == [[1.0, 2.0, 3.0]]
+    assert rows_from_json({"inputs": [row, row]}, NAMES) == [[1.0, 2.0, 3.0]] * 2
+    assert rows_from_json({"inputs": [[4, 5, 6], row]}, NAMES) == [[4.0, 5.0, 6.0], [1.0, 2.0, 3.0]]
+
+
+def test_rows_by_name_must_name_every_feature_and_no_other() -> None:
+    with pytest.raises(InputError, match=r"row 0: .* missing \['area'\], unknown \['colour'\]"):
+        rows_from_json({"inputs": {"radius": 1, "texture": 2, "colour": 3}}, NAMES)
+    with pytest.raises(InputError, match="must be a list of 3 numbers"):
+        rows_from_json({"inputs": {"radius": 1}}, 3)  # names unknown: no rows by name
