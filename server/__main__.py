@@ -20,7 +20,11 @@ def start(server: TorchServe, timeout: float) -> int:
     if server.is_running():
         print(f"TorchServe is already running (pid {server.pid()}); `make stop` first")
         return 1
-    server.start()
+    try:
+        server.start()
+    except ServerError as error:  # nothing started: no archives, or a port in use
+        print(error, file=sys.stderr)
+        return 1
     try:
         server.wait_ready(timeout=timeout)
     except ServerError as error:

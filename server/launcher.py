@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -127,6 +129,31 @@ def port_overrides(
     }
 
 
+def listening(props: dict[str, str]) -> dict[str, tuple[str, int]]:
+    """Each setting that makes TorchServe listen, with its (host, port)."""
+    found = {}
+    for key in ADDRESS_KEYS:
+        if key in props:
+            parts = urlsplit(props[key])
+            found[key] = (parts.hostname or HOST, parts.port or 80)
+    for kind in ("inference", "management"):
+        if f"grpc_{kind}_port" in props:
+            host = props.get(f"grpc_{kind}_address", HOST)
+            found[f"grpc_{kind}_port"] = (host, int(props[f"grpc_{kind}_port"]))
+    return found
+
+
+def taken(address: tuple[str, int]) -> bool:
+    """Whether something already listens at ``address`` (so TorchServe could not bind it)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Netty binds
+        try:
+            sock.bind(address)
+        except OSError:
+            return True
+    return False
+
+
 def loopback_ports() -> dict[str, str]:
     """``port_overrides`` on free loopback ports: a private server beside any other."""
     inference, management, metrics, *grpc = free_ports(5)
@@ -193,6 +220,14 @@ class TorchServe:
         """Start TorchServe in its own process group; return the group's leader pid."""
         if not self.models:
             raise ServerError(f"no .mar archives in {self.model_store}: run `make archive`")
+        # Java would bury "Address already in use" in a stack trace without naming the port.
+        addresses = listening(self.properties).items()
+        busy = [f"{key} {host}:{port}" for key, (host, port) in addresses if taken((host, port))]
+        if busy:
+            raise ServerError(
+                f"already in use: {', '.join(busy)}; stop what listens there (`make stop` "
+                "if it is this checkout's server) or move it with --set KEY=VALUE"
+            )
         (self.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         rotate_log(self.log_file, CONSOLE_LOG_LIMIT)

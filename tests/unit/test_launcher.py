@@ -1,4 +1,5 @@
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -6,7 +7,9 @@ import pytest
 
 from server import java, launcher
 from server.launcher import (
+    ServerError,
     TorchServe,
+    loopback_ports,
     own_store_urls,
     port_overrides,
     read_properties,
@@ -110,7 +113,7 @@ def test_worker_env_and_log_config_reach_torchserve(
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     options: dict[str, Any] = {"log_config": None, "worker_env": {}} if upstream else {}
-    TorchServe(tmp_path, models=["digits"], **options).start()
+    TorchServe(tmp_path, models=["digits"], overrides=loopback_ports(), **options).start()
     assert started["env"]["OPENBLAS_NUM_THREADS"] == "3"
     assert ("OMP_WAIT_POLICY" in started["env"]) is not upstream
     assert ("--log-config" in started["command"]) is not upstream
@@ -197,3 +200,23 @@ def test_one_ready_worker_is_enough_when_asked() -> None:
     assert launcher.ready(["READY", "UNLOADING"], at_least=1)
     assert not launcher.ready([], at_least=1)
     assert not launcher.ready(["READY"], at_least=2)
+
+
+def test_a_port_in_use_is_named_before_java_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("TorchServe was started on a port in use")
+
+    monkeypatch.setattr(launcher.subprocess, "Popen", never)
+    overrides = loopback_ports()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        overrides["management_address"] = f"http://127.0.0.1:{port}"
+        server = TorchServe(tmp_path, models=["digits"], overrides=overrides)
+        with pytest.raises(
+            ServerError, match=f"already in use: management_address 127.0.0.1:{port};"
+        ):
+            server.start()
