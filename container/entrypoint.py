@@ -51,7 +51,7 @@ from server.settings import (
     PORT_ENV,
     TOKEN_EXPIRATION_ENV,
     WORKERS_ENV,
-    assignment,
+    add_set_option,
 )
 
 STOP_TIMEOUT = 5.0  # s for leftovers once the frontend is gone (`docker stop` allows 10 s)
@@ -132,14 +132,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> 
         prog="python -m container.entrypoint",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        type=assignment,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config.properties setting",
-    )
+    add_set_option(parser)
     args = parser.parse_args(argv)
     try:
         settings = overrides(env) | dict(args.set)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from server.launcher import READY_TIMEOUT, ServerError, TorchServe
-from server.settings import CONFIG, RUN_DIR, assignment
+from server.settings import CONFIG, RUN_DIR, add_set_option
 
 
 def start(server: TorchServe, timeout: float) -> int:
@@ -45,14 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("verb", choices=["start", "stop", "status", "token"])
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
     parser.add_argument("--config", type=Path, default=CONFIG)
-    parser.add_argument(
-        "--set",
-        action="append",
-        type=assignment,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config.properties setting",
-    )
+    add_set_option(parser)
     parser.add_argument(
         "--timeout", type=float, default=READY_TIMEOUT, help="seconds to wait for READY"
     )

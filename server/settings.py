@@ -78,6 +78,19 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable): a config.properties override, for every command
+    that starts a TorchServe (`python -m server start`, the container's entrypoint)."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=assignment,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config.properties setting",
+    )
+
+
 def assignment(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` from the command line as ``(KEY, VALUE)``, stripped: argparse's ``type``
     for every such option (``--set``, ``--env``, ``--rates``); ``dict()`` of the list is

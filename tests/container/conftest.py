@@ -35,6 +35,8 @@ from server.settings import (
 IMAGE = os.environ.get("CONTAINER_IMAGE", "localhost/torchserve-kit:test")
 READY_TIMEOUT = 300.0  # s; TorchServe loads three models on a shared 2-core machine
 STOP_TIMEOUT = 30.0  # s; `docker stop` waits 10 s by default, platforms 30 s
+# `docker run`/`docker exec` as buildah does them: chroot isolation, the host's loopback network.
+BUILDAH_RUN = ("buildah", "run", "--isolation", "chroot", "--network", "host")
 
 
 def buildah(*args: str) -> str:
@@ -76,18 +78,7 @@ class Container:
         command = [*self.config["Entrypoint"], *args]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    "buildah",
-                    "run",
-                    "--isolation",
-                    "chroot",
-                    "--network",
-                    "host",
-                    *flags,
-                    self.name,
-                    "--",
-                    *command,
-                ],
+                [*BUILDAH_RUN, *flags, self.name, "--", *command],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -97,17 +88,7 @@ class Container:
     def exec(self, *command: str) -> subprocess.CompletedProcess[str]:
         """What `docker exec` does: another process in the running container, as USER."""
         return subprocess.run(
-            [
-                "buildah",
-                "run",
-                "--isolation",
-                "chroot",
-                "--network",
-                "host",
-                self.name,
-                "--",
-                *command,
-            ],
+            [*BUILDAH_RUN, self.name, "--", *command],
             capture_output=True,
             text=True,
             timeout=60,
