@@ -8,7 +8,11 @@ Subclasses say how to validate one request (``parse``), which model-input rows i
   batch with TorchServe's 503). A model call that fails for the batch is retried per
   request, so the one request that broke it is found and the others are answered;
 - torch threads are pinned from the model config, so workers don't oversubscribe cores;
-- every batch's size is recorded as the ``BatchSize`` histogram on ``/metrics``;
+- each batch is measured (size, handler time, each request's status, error type and, when
+  the front door stamped it, queue wait and duration: handlers/metrics.py), sent to the
+  frontend's ``/metrics`` at most once per ``metrics_interval_s``, and logged as one JSON
+  line per request (logger ``handlers.requests``; config/log4j2.xml writes them to
+  logs/request_log.log);
 - ``GET /models/<m>?customized=true`` returns the metadata the build wrote.
 """
 
@@ -17,6 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -24,18 +31,37 @@ from typing import Any
 import orjson
 import torch
 from threadpoolctl import threadpool_limits
-from ts.metrics.dimension import Dimension
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from contracts.metadata import METADATA_FILE, Metadata, checked
+from handlers import metrics
 from handlers.batching import Batch, Result
-from handlers.errors import InputError, InternalError, RequestError, error_body, status_of
+from handlers.errors import (
+    STATUS,
+    InputError,
+    InternalError,
+    RequestError,
+    error_body,
+    status_of,
+)
 from handlers.payload import FORM_TYPE, Payload, find_payload, media_type
 
 MAX_LOGGED_MESSAGE = 200  # characters of a refusal's message in its log line
+METRICS_INTERVAL = 1.0  # s between two sends of the metrics (model YAML: metrics_interval_s)
 
 logger = logging.getLogger(__name__)
+request_log = logging.getLogger("handlers.requests")  # one JSON line per request
+
+
+def worker_id() -> str:
+    """This worker's stable name: the port of its socket (``--sock-name .../.ts.sock.9000``
+    or ``--port``), which a restarted worker keeps; the pid when started otherwise."""
+    args = sys.argv
+    for flag in ("--sock-name", "--port"):
+        if flag in args[:-1]:
+            return args[args.index(flag) + 1].rsplit(".", 1)[-1]
+    return str(os.getpid())
 
 
 class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandler is Any
@@ -49,17 +75,14 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         # OPENBLAS_NUM_THREADS=1; this covers a TorchServe started by hand.
         threadpool_limits(limits=1, user_api="blas")
         self.settings = settings
-        # Labels of the BatchSize metric: fixed for the worker's life, so built once here.
-        self.batch_size_labels = [
-            Dimension("ModelName", context.model_name),
-            Dimension("Level", "Model"),
-        ]
+        self._start_metrics(context)
         model_dir = context.system_properties["model_dir"]
         path = os.path.join(model_dir, METADATA_FILE)
         with open(path, encoding="utf-8") as file:
             self.metadata = checked(json.load(file), path)
         self.load_model(context)
         self.initialized = True
+        self.send_metrics()  # this worker's series exist (at 0) from its start
 
     def load_model(self, context: Any) -> None:
         """Load the model; TorchServe's loader handles a state_dict plus a model file."""
@@ -119,7 +142,6 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
             raise InternalError("the model failed on this request; it has been logged") from None
 
     def postprocess(self, results: list[Result]) -> list[str | bytes]:
-        self._record_batch_size(len(results))
         rejected = sum(isinstance(result, RequestError) for result in results)
         answers: list[str | bytes] = []
         for index, result in enumerate(results):
@@ -134,11 +156,24 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                     answers.append(
                         orjson.dumps(self.answer(*result), option=orjson.OPT_SERIALIZE_NUMPY)
                     )
+                    self._outcomes.append(self._outcome(index, 200))
                     continue
                 except Exception:
                     result = self._fault(index, "answering")
             answers.append(self._refuse(index, result))
+            self._outcomes.append(self._outcome(index, status_of(result), result))
         return answers
+
+    def _outcome(self, index: int, status: int, error: RequestError | None = None) -> Any:
+        header = self.context.get_request_header(index, metrics.START_HEADER)
+        if header is None:
+            header = self.context.get_request_header(index, metrics.START_HEADER.lower())
+        return metrics.Outcome(
+            self._request_id(index),
+            status,
+            type(error).__name__ if error is not None else None,
+            metrics.door_start(header, time.time()),
+        )
 
     def _refuse(self, index: int, error: RequestError) -> str:
         """Answer request ``index`` with ``error``: its status, JSON body and one log line."""
@@ -165,22 +200,71 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         ids = getattr(self.context, "request_ids", None) or {}
         return str(ids.get(index, index))
 
-    def _record_batch_size(self, size: int) -> None:
-        """One observation per batch, so /metrics shows whether batching happens.
-
-        TorchServe exports it as a Prometheus histogram (config.properties turns on
-        model_metrics_auto_detect); BatchSize_sum / BatchSize_count is the mean batch size.
-        """
-        self.context.metrics.add_metric(
-            "BatchSize",
-            size,
-            "count",
-            dimensions=self.batch_size_labels,
-            metric_type=MetricTypes.HISTOGRAM,
-        )
-
     def describe_handle(self) -> Metadata:
         return self.metadata
+
+    def handle(self, data: list[dict[str, Any]], context: Any) -> list[Any]:
+        """BaseHandler.handle without its profiler and explain paths (unused here) and its
+        per-batch ``HandlerTime`` gauge, whose measure is ``ts_handler_batch_duration_seconds``."""
+        self.context = context
+        if self._is_describe():
+            return [self.describe_handle()]
+        began = time.time()
+        self._outcomes: list[metrics.Outcome] = []
+        answers = self.postprocess(self.inference(self.preprocess(data)))
+        self._observe(began, time.time())
+        return answers
+
+    def _start_metrics(self, context: Any) -> None:
+        manifest = (getattr(context, "manifest", None) or {}).get("model", {})
+        self.recorder = metrics.Recorder(
+            context.model_name,
+            str(manifest.get("modelVersion", "")),
+            worker_id(),
+            int(context.system_properties.get("batch_size") or 1),
+            (kind.__name__ for kind in STATUS),
+        )
+        self.metrics_interval = float(self.settings.get("metrics_interval_s", METRICS_INTERVAL))
+        self._metrics_cache = context.metrics
+        self._metric_objects: dict[str, Any] = {}
+        self._sent = float("-inf")
+        self._send_lock = threading.Lock()
+        self._sender: threading.Thread | None = None
+        self._outcomes = []
+
+    def _observe(self, began: float, ended: float) -> None:
+        """Record the batch just answered, log its requests, send the metrics when due."""
+        outcomes = self._outcomes
+        self.recorder.observe(outcomes, began, ended)
+        if request_log.isEnabledFor(logging.INFO):
+            request_log.info("%s", metrics.log_lines(self.recorder, outcomes, began, ended))
+        if time.monotonic() - self._sent >= self.metrics_interval:
+            self.send_metrics()
+        elif self._sender is None:
+            # What the last batches of a burst leave pending is sent on this thread.
+            self._sender = threading.Thread(target=self._send_later, daemon=True)
+            self._sender.start()
+
+    def _send_later(self) -> None:
+        while True:
+            time.sleep(self.metrics_interval)  # the send interval itself, not a wait for state
+            if self.recorder.pending and time.monotonic() - self._sent >= self.metrics_interval:
+                self.send_metrics()
+
+    def send_metrics(self) -> None:
+        """Hand what changed to TorchServe's metric lines (the frontend parses the worker's
+        output); no request ids on them, so a line stays ~200 bytes whatever the batch."""
+        with self._send_lock:
+            self._sent = time.monotonic()
+            for name, kind, labels, value in self.recorder.drain():
+                metric = self._metric_objects.get(name)
+                if metric is None:
+                    unit = "s" if "_seconds" in name else "count"  # the help text's unit
+                    metric = self._metrics_cache.add_metric_to_cache(
+                        name, unit, list(labels), MetricTypes[kind]
+                    )
+                    self._metric_objects[name] = metric
+                metric.add_or_update(value, list(labels.values()))
 
     def _form(self, index: int) -> bool:
         """Whether request ``index`` came as a URL-encoded form (curl -d's default type)."""

@@ -70,11 +70,17 @@ def test_bad_request_in_a_batch_fails_alone_with_its_own_status(tmp_path: Path) 
 
 def test_each_batch_records_its_size_once(tmp_path: Path) -> None:
     worker = cancer_worker(tmp_path)
+    worker.handler.metrics_interval = 0  # send after every batch (default: once a second)
     worker.handle([[part([1.0] * 30)]] * 3)
-    # The line the frontend reads: TorchServe writes the handler's "count" as "Count".
-    assert worker.recorded("BatchSize") == [
-        ("BatchSize", 3, "Count", {"ModelName": "cancer", "Level": "Model"}, "HISTOGRAM")
-    ]
+    # The lines the frontend reads: a histogram's cumulative buckets, one per size up to
+    # the model's batchSize (32), sent as gauges of this worker's totals.
+    buckets = {m[3]["le"]: m[1] for m in worker.recorded("ts_handler_batch_size_bucket")}
+    assert list(buckets) == [f"{size}.0" for size in range(1, 33)] + ["+Inf"]
+    assert buckets["2.0"] == 0 and buckets["3.0"] == 1 and buckets["+Inf"] == 1
+    (count,) = worker.recorded("ts_handler_batch_size_count")
+    assert count[1:3] == (1, "Count") and count[4] == "GAUGE"
+    assert set(count[3]) == {"model_name", "model_version", "worker"}
+    assert (count[3]["model_name"], count[3]["model_version"]) == ("cancer", "1.0")
 
 
 def test_a_batch_of_only_bad_requests_never_runs_the_model(tmp_path: Path) -> None:
