@@ -110,7 +110,7 @@ def screenshot() -> Path:
     traffic()
     wait_for("handler data in Prometheus", lambda: bool(query(GRAPH)), [])
     url = f"{PROMETHEUS_URL}/graph?" + urllib.parse.urlencode(
-        {"g0.expr": GRAPH, "g0.tab": "0", "g0.range_input": "5m"}
+        {"g0.expr": GRAPH, "g0.tab": "0", "g0.range_input": "2m"}
     )
     subprocess.run(
         [
