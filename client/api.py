@@ -26,7 +26,15 @@ from urllib.parse import quote, urlsplit
 import requests
 
 import contracts
-from client.errors import HTTPError, TransportError, from_response, is_retryable
+from client.archives import archive_id, local_archive, staged
+from client.errors import (
+    HTTPError,
+    NotAllowedError,
+    NotFoundError,
+    TransportError,
+    from_response,
+    is_retryable,
+)
 from client.tokens import Kind, TokenSource
 from server import settings
 
@@ -35,6 +43,16 @@ URL_ENV: dict[str, tuple[str, str]] = {
     "management": (settings.MANAGEMENT_URL_ENV, settings.MANAGEMENT_URL),
     "metrics": (settings.METRICS_URL_ENV, settings.METRICS_URL),
 }
+# Said with a 405 from POST or DELETE /models, and with a registration URL outside
+# allowed_urls: TorchServe's own messages name neither the cure nor the rule.
+MODEL_API_OFF = (
+    "registration is off on this server: start it with `make serve-dev` "
+    "(--set enable_model_api=true)"
+)
+OWN_STORE_ONLY = (
+    "this server registers archives from its own model store only: give the archive's "
+    "path and it is copied there, or a file name in the store"
+)
 # PNG/JPEG bytes, a file path, or an image in memory: a PIL image or a numpy array of
 # shape (H, W) or (H, W, 3|4), uint8, which are sent as PNG.
 ImageInput = bytes | str | os.PathLike[str] | Any
@@ -62,7 +80,7 @@ def image_bytes(image: ImageInput) -> bytes:
 def prediction_body(
     image: ImageInput | None = None,
     text: str | Sequence[str] | None = None,
-    vector: Sequence[Any] | None = None,
+    vector: Any = None,
     labels: Sequence[str] | None = None,
     document: Any = None,
 ) -> dict[str, Any]:
@@ -93,6 +111,12 @@ def checked_url(url: str, api: str, variable: str) -> str:
             f"the {api} URL {url!r} (given, or ${variable}) must be http://HOST:PORT or https://..."
         )
     return url.rstrip("/")
+
+
+def hinted(error: HTTPError, hint: str) -> HTTPError:
+    """``error`` again, its one-line reason followed by ``hint`` (status, type and message
+    unchanged)."""
+    return type(error)(error.status, error.type, error.message, error.body, hint)
 
 
 def _path(*parts: str | None) -> str:
@@ -195,14 +219,16 @@ class Client:
         *,
         image: ImageInput | None = None,
         text: str | Sequence[str] | None = None,
-        vector: Sequence[Any] | None = None,
+        vector: Any = None,
         labels: Sequence[str] | None = None,
         document: Any = None,
         version: str | None = None,
     ) -> Any:
-        """The model's JSON answer for one input: an image (bytes or a file path), a text or
-        texts (with ``labels`` to rank), a row or rows of numbers, or a JSON ``document``
-        sent as it is. ``version`` picks a version other than the default."""
+        """The model's JSON answer for one input: an image (bytes, a file path, a PIL image
+        or a numpy array), a text or texts (with ``labels`` to rank), a row or rows of
+        numbers or of the features by name (a dict, a list of dicts, a pandas DataFrame:
+        ``contracts.vector.document``), or a JSON ``document`` sent as it is. ``version``
+        picks a version other than the default."""
         body = prediction_body(image, text, vector, labels, document)
         url = self.inference_url + _path("predictions", model, version)
         return self.request("POST", url, "inference", **body).json()
@@ -233,7 +259,7 @@ class Client:
 
     def register(
         self,
-        url: str,
+        url: str | os.PathLike[str],
         *,
         model_name: str | None = None,
         batch_size: int | None = None,
@@ -241,11 +267,13 @@ class Client:
         initial_workers: int | None = None,
         response_timeout: int | None = None,
         synchronous: bool = True,
+        model_store: Path = settings.MODEL_STORE,
     ) -> dict[str, Any]:
-        """Register an archive: a file name in the model store, or a URL ``allowed_urls``
-        permits. Synchronous: returns once the initial workers are up."""
+        """Register an archive: a local ``.mar`` by its path (copied into ``model_store``,
+        the server's, as ``<model>-<version>.mar`` for the call, see ``client.archives``),
+        a file name in the server's store, or a URL that ``allowed_urls`` permits (sent as
+        it is). Synchronous: returns once the initial workers are up."""
         params = {
-            "url": url,
             "model_name": model_name,
             "batch_size": batch_size,
             "max_batch_delay": max_batch_delay,
@@ -253,11 +281,60 @@ class Client:
             "response_timeout": response_timeout,
             "synchronous": str(synchronous).lower(),
         }
-        return self._status("POST", _path("models"), params=params)
+        path = local_archive(os.fspath(url), Path.cwd())
+        if path is None:
+            return self._registration(os.fspath(url), params)
+        with staged(path, Path(model_store)) as name:
+            return self._registration(name, params)
+
+    def _registration(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._status("POST", _path("models"), params={"url": url} | params)
+        except NotAllowedError as error:
+            raise hinted(error, MODEL_API_OFF) from None
+        except NotFoundError as error:
+            if "does not match any allowed URL" not in error.message:
+                raise
+            raise hinted(error, OWN_STORE_ONLY) from None
+
+    def reload(
+        self,
+        model: str,
+        archive: str | os.PathLike[str],
+        *,
+        model_store: Path = settings.MODEL_STORE,
+    ) -> dict[str, Any]:
+        """Serve ``archive`` (a local ``.mar``) as ``model`` in place of what it serves now:
+        the edit loop's step after rebuilding one model (`make reload MODEL=...`).
+
+        A version that is not loaded is registered beside the default, made the default,
+        and the old default unregistered: no request goes unanswered. The same version
+        (a rebuilt ``1.0``) is unregistered, then registered again: requests in between
+        get 404. Either way the archive's model config (workers, batching) applies."""
+        path = Path(archive)
+        if not path.is_file():
+            raise FileNotFoundError(f"no archive at {path}")
+        version = archive_id(path).version
+        try:
+            loaded = [entry["modelVersion"] for entry in self.describe(model, "all")]
+            default = self.describe(model)[0]["modelVersion"]
+        except NotFoundError:
+            loaded, default = [], None
+        if version in loaded:
+            self.unregister(model, version)
+        answer = self.register(path, model_name=model, model_store=model_store)
+        if default is not None and default != version:
+            self.set_default(model, version)
+            self.unregister(model, default)
+            answer["status"] += f"; the default now, {default} unregistered"
+        return answer
 
     def unregister(self, model: str, version: str | None = None) -> dict[str, Any]:
         """Remove a version (default: the default version) and stop its workers."""
-        return self._status("DELETE", _path("models", model, version))
+        try:
+            return self._status("DELETE", _path("models", model, version))
+        except NotAllowedError as error:
+            raise hinted(error, MODEL_API_OFF) from None
 
     def scale(
         self,

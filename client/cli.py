@@ -5,6 +5,8 @@
     tserve predict minilm --text "The striker scored twice." --label football --label cooking
     tserve models list
     tserve models scale digits --workers 2
+    tserve models register build/v2/cancer.mar     # copied into the store as cancer-2.0.mar
+    tserve models reload cancer                    # after `make archive`: serve the rebuilt one
     tserve --json models describe cancer --customized
 
 Output is for people unless ``--json`` (before the verb, or after a ``models``/``metrics``
@@ -46,6 +48,7 @@ from server.settings import (
     MANAGEMENT_URL_ENV,
     METRICS_PORT,
     METRICS_URL_ENV,
+    MODEL_STORE,
     RUN_DIR_ENV,
 )
 
@@ -70,6 +73,9 @@ environment: {INFERENCE_URL_ENV}, {MANAGEMENT_URL_ENV}, {METRICS_URL_ENV} (defau
 {RUN_DIR_ENV} (default: this checkout's .run/, then the current folder).
 exit codes: 0 ok, 1 other, 2 usage or local file, 3 bad input, 4 unknown model or version,
 5 token, 6 refused (API off, default version, conflict), 7 server fault, 8 no connection."""
+
+
+STORE_HELP = "the server's model store, where a local .mar is copied (default: this checkout's)"
 
 
 def exit_code(error: TServeError) -> int:
@@ -130,13 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
         show=output.description,
     )
     register = actions.add_parser("register", parents=[as_json], help="load a .mar")
-    register.add_argument("url", help="an archive in the model store, or an allowed URL")
+    register.add_argument(
+        "url", help="a .mar path (copied into the model store), a name in the store, or a URL"
+    )
     register.add_argument("--name", help="register under this name (default: the archive's)")
     register.add_argument("--batch-size", type=non_negative)
     register.add_argument("--max-batch-delay", type=non_negative, metavar="MS")
     register.add_argument("--workers", type=non_negative, help="initial workers")
     register.add_argument("--no-wait", action="store_true", help="return before workers start")
+    register.add_argument("--model-store", type=Path, default=MODEL_STORE, help=STORE_HELP)
     register.set_defaults(run=run_register, show=output.status)
+    reload = actions.add_parser("reload", parents=[as_json], help="serve a rebuilt archive")
+    reload.add_argument("model")
+    reload.add_argument("--archive", type=Path, help="default: the store's MODEL.mar")
+    reload.add_argument("--model-store", type=Path, default=MODEL_STORE, help=STORE_HELP)
+    reload.set_defaults(run=run_reload, show=output.status)
     unregister = actions.add_parser("unregister", parents=[as_json], help="remove a version")
     unregister.add_argument("model")
     unregister.add_argument("--version", help="default: the default version")
@@ -205,7 +219,13 @@ def run_register(client: Client, args: argparse.Namespace) -> Any:
         max_batch_delay=args.max_batch_delay,
         initial_workers=args.workers,
         synchronous=not args.no_wait,
+        model_store=args.model_store,
     )
+
+
+def run_reload(client: Client, args: argparse.Namespace) -> Any:
+    archive = args.archive or args.model_store / f"{args.model}.mar"
+    return client.reload(args.model, archive, model_store=args.model_store)
 
 
 def run_scale(client: Client, args: argparse.Namespace) -> Any:

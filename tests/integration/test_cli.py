@@ -128,7 +128,8 @@ def test_errors_are_one_line_with_their_exit_code(
             ["models", "register", "cancer.mar"],
             6,
             "405 MethodNotAllowedException: Requested method is not allowed, please refer to API "
-            "document.",
+            "document. (registration is off on this server: start it with `make serve-dev` "
+            "(--set enable_model_api=true))",
         ),
         (
             ["predict", "digits", "missing.png"],

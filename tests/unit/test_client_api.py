@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from client.api import Client, prediction_body
+from client.api import MODEL_API_OFF, OWN_STORE_ONLY, Client, prediction_body
 from client.errors import (
     BadInputError,
+    NotAllowedError,
     NotFoundError,
     ServerFaultError,
     TransportError,
@@ -30,6 +31,7 @@ from client.errors import (
 from client.tokens import TokenSource
 from contracts.image import content_type as image_content_type
 from server.settings import free_ports
+from tests.unit.test_client_archives import mar
 
 OK = {"predictions": [{"label": "benign"}]}
 BUSY = {"code": 503, "type": "ServiceUnavailableException", "message": "Model busy"}
@@ -292,3 +294,58 @@ def test_an_image_in_memory_is_sent_as_png() -> None:
         assert (decoded == pixels).all(), type(image)
     with pytest.raises(TypeError, match="got dict"):
         prediction_body(image={"not": "an image"})
+
+
+def test_register_sends_the_copy_by_name(stub: Stub, tmp_path: Path) -> None:
+    store = tmp_path / "model_store"
+    store.mkdir()
+    local = mar(tmp_path / "v2" / "cancer.mar")
+    seen: list[Any] = []
+    client = client_of(stub)
+    stub.script = [(200, {"status": "ok"})]
+    register = client._registration
+
+    def spy(url: str, params: dict[str, Any]) -> dict[str, Any]:
+        seen.append((url, (store / url).exists()))
+        return register(url, params)
+
+    client._registration = spy  # type: ignore[method-assign]
+    assert client.register(local, model_name="v2", model_store=store) == {"status": "ok"}
+    assert seen == [("cancer-2.0.mar", True)], "in the store while TorchServe reads it"
+    assert [r["path"] for r in stub.received] == [
+        "/models?url=cancer-2.0.mar&model_name=v2&synchronous=true"
+    ]
+    assert list(store.iterdir()) == []
+
+
+def test_registration_refusals_name_the_cure(stub: Stub) -> None:
+    off = {"code": 405, "type": "MethodNotAllowedException", "message": "Requested method..."}
+    stub.script = [(405, off)]
+    client = client_of(stub)
+    for call in (lambda: client.register("cancer.mar"), lambda: client.unregister("cancer")):
+        with pytest.raises(NotAllowedError) as caught:
+            call()
+        assert caught.value.message == "Requested method...", "the server's words kept"
+        assert (
+            str(caught.value)
+            == f"405 MethodNotAllowedException: Requested method... ({MODEL_API_OFF})"
+        )
+    url = "https://example.com/cancer.mar"
+    outside = {
+        "code": 404,
+        "type": "ModelNotFoundException",
+        "message": f"Given URL {url} does not match any allowed URL(s)",
+    }
+    stub.script = [(404, outside)]
+    with pytest.raises(NotFoundError) as outside_url:
+        client.register(url)
+    assert str(outside_url.value).endswith(f"({OWN_STORE_ONLY})"), outside_url.value
+    unknown = {
+        "code": 404,
+        "type": "ModelNotFoundException",
+        "message": "Model not found in model store: x.mar",
+    }
+    stub.script = [(404, unknown)]
+    with pytest.raises(NotFoundError) as not_in_store:
+        client.register("x.mar")
+    assert str(not_in_store.value) == f"404 ModelNotFoundException: {unknown['message']}"
