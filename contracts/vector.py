@@ -1,12 +1,13 @@
 """Tabular classifiers (cancer): rows of numbers in, a label and probabilities per row out.
 
 The request is JSON ``{"inputs": row}`` or ``{"inputs": [row, ...]}`` (a bare list of rows
-is read too); the answer is ``VectorAnswer``, one prediction per row, in order.
+is read too), a row being a list of numbers or an object of the features by name; the
+answer is ``VectorAnswer``, one prediction per row, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, TypeGuard
 
 from contracts.ranking import Classification, classification
@@ -21,8 +22,25 @@ class VectorAnswer(TypedDict):
 
 
 def document(rows: Any) -> dict[str, Any]:
-    """One row or a list of rows (lists, or anything with ``tolist()`` such as numpy)."""
-    return {INPUTS: rows.tolist() if hasattr(rows, "tolist") else list(rows)}
+    """One row or a list of rows: lists of numbers, anything with ``tolist()`` (numpy,
+    torch), a row of the features by name (a mapping) or a list of such rows, or a table
+    with ``columns`` and ``to_dict(orient="records")`` (a pandas DataFrame, duck-typed: not
+    imported), sent as one row by name per record. Rows by name reach the handler as they
+    are: it puts them in the model's feature order and names any missing or unknown."""
+    if hasattr(rows, "columns") and hasattr(rows, "to_dict"):
+        return {INPUTS: [_by_name(record) for record in rows.to_dict(orient="records")]}
+    if isinstance(rows, Mapping):
+        return {INPUTS: _by_name(rows)}
+    if hasattr(rows, "tolist"):
+        return {INPUTS: rows.tolist()}
+    return {INPUTS: [_by_name(row) if isinstance(row, Mapping) else row for row in rows]}
+
+
+def _by_name(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row by name as JSON: names as text, numpy scalars as Python numbers."""
+    return {
+        str(name): value.item() if hasattr(value, "item") else value for name, value in row.items()
+    }
 
 
 def request(rows: Any) -> Wire:

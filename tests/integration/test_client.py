@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas
 import pytest
 
 from client import (
@@ -16,8 +17,9 @@ from client import (
     NotFoundError,
     TransportError,
 )
+from contracts.metadata import read_metadata
 from server.launcher import TorchServe
-from server.settings import ROOT, free_ports
+from server.settings import MODEL_STORE, ROOT, free_ports
 from tests.answers import agrees
 from tests.integration.archives import packed_workers
 from tests.integration.clients import client_env, client_for
@@ -53,6 +55,24 @@ def test_vector_one_row_or_many(client: Client) -> None:
     [one] = client.predict("cancer", vector=ROWS["inputs"][2])["predictions"]
     assert one == rows[2]
     assert client.predict("cancer", document=ROWS)["predictions"] == rows
+
+
+def test_vector_rows_by_name_and_a_dataframe(client: Client) -> None:
+    """Rows by the archive's feature names: a dict, or a pandas DataFrame in any column
+    order; a missing or unknown column is named in the server's 400."""
+    expected = client.predict("cancer", vector=ROWS["inputs"])["predictions"]
+    names = read_metadata(MODEL_STORE / "cancer.mar")["input"]["features"]
+    records = [dict(zip(names, row, strict=True)) for row in ROWS["inputs"]]
+    assert client.predict("cancer", vector=records[0])["predictions"] == expected[:1]
+    table = pandas.DataFrame(records)[list(reversed(names))]  # not the model's order
+    assert client.predict("cancer", vector=table)["predictions"] == expected
+    renamed = table.rename(columns={names[0]: "radius"})
+    with pytest.raises(BadInputError) as caught:
+        client.predict("cancer", vector=renamed)
+    assert caught.value.message == (
+        f"row 0: features by name need exactly the model's 30; "
+        f"missing [{names[0]!r}], unknown ['radius']"
+    )
 
 
 def test_texts_and_labels(client: Client) -> None:

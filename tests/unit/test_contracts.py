@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -147,3 +148,26 @@ def test_embeddings_need_one_384_vector_and_flag_per_text() -> None:
     assert "truncated flags" in (
         text.check(good | {"truncated": [False]}, texts=2, dimension=384) or ""
     )
+
+
+class Table:
+    """A DataFrame's duck type (pandas is not a runtime dependency): columns and records."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+        self.columns = list(records[0])
+
+    def to_dict(self, orient: str) -> list[dict[str, Any]]:
+        assert orient == "records", orient
+        return self.records
+
+
+def test_rows_by_name_are_sent_by_name() -> None:
+    """A mapping is one row by name, a table one row per record; the handler orders the
+    features and names missing or unknown ones (tests/integration/test_client.py)."""
+    row = {"b": np.float64(2.5), "a": np.int64(1)}
+    assert vector.document(row) == {"inputs": {"b": 2.5, "a": 1}}
+    assert vector.document([row, {"a": 3}]) == {"inputs": [{"b": 2.5, "a": 1}, {"a": 3}]}
+    sent = json.loads(vector.request(Table([row, {"b": 4.0, "a": np.int64(5)}])).body)
+    assert sent == {"inputs": [{"b": 2.5, "a": 1}, {"b": 4.0, "a": 5}]}
+    assert type(sent["inputs"][0]["a"]) is int
