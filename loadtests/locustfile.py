@@ -97,8 +97,16 @@ def _slo_gate(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     if options is None or not options.headless:
         return
-    objectives = slo.load_profile(Path(options.slo_file), options.slo_profile)
-    found = slo.breaches(objectives, slo.from_locust(environment.stats.entries.values()))
+    path = Path(options.slo_file)
+    objectives = slo.load_profile(path, options.slo_profile)
+    total = environment.stats.total
+    seconds = max(0.0, (total.last_request_timestamp or total.start_time) - total.start_time)
+    run = slo.Load(options.num_users, options.pace, seconds)
+    unjudged = slo.rates_unjudged(slo.profile_load(path, options.slo_profile), run)
+    if unjudged:
+        logger.info("%s", unjudged)
+    measured = slo.from_locust(environment.stats.entries.values())
+    found = slo.breaches(objectives, measured, judge_rates=unjudged is None)
     for line in found:
         logger.error("SLO breach: %s", line)
     if found:

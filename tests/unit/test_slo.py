@@ -145,3 +145,64 @@ def test_the_cli_exits_non_zero_on_a_breach(
 def test_the_repo_profiles_set_every_endpoint_of_the_load_test(profile: str) -> None:
     objectives = slo.load_profile(slo.SLO_FILE, profile)
     assert sorted(objectives) == sorted(endpoints.ALL), f"profile {profile} vs endpoints.py"
+
+
+LOCAL_LOAD = slo.Load(users=30, pace=1.0, seconds=30)
+
+
+def test_the_local_profile_names_the_load_of_its_floors() -> None:
+    assert slo.profile_load(slo.SLO_FILE, "local") == LOCAL_LOAD
+    assert slo.profile_load(slo.SLO_FILE, "ci") is None  # its floor (0.02/s): any run
+
+
+@pytest.mark.parametrize(
+    ("run", "judged"),
+    [
+        (slo.Load(30, 1.0, 60), True),
+        (slo.Load(60, 2.0, 30), True),
+        (slo.Load(5, 1.0, 60), False),
+        (slo.Load(30, 0.5, 60), False),
+        (slo.Load(30, 1.0, 15), False),
+    ],
+)
+def test_rates_are_judged_at_the_profiles_load_or_more(run: slo.Load, judged: bool) -> None:
+    assert (slo.rates_unjudged(LOCAL_LOAD, run) is None) == judged
+    assert slo.rates_unjudged(None, run) is None
+
+
+def test_a_short_light_run_is_judged_on_latency_and_errors_only() -> None:
+    """issue 20: `make load` for 15 s with 5 users failed `local` on min req/s alone."""
+    objectives = slo.load_profile(slo.SLO_FILE, "local")
+    run = slo.Load(users=5, pace=1.0, seconds=15)
+    reason = slo.rates_unjudged(slo.profile_load(slo.SLO_FILE, "local"), run)
+    assert reason == (
+        "request rates not judged: this run (5 users, pace 1, 15 s) is lighter or shorter "
+        "than the load the floors are set for (30 users, pace 1, at least 30 s); latency "
+        "and errors are judged"
+    )
+    # What such a run measures: each endpoint ~0.1-1 req/s, one never called by chance.
+    healthy = [Measured(name, 8, 0, 0.5, 40, 60) for name in endpoints.ALL[1:]]
+    judged = slo.breaches(objectives, healthy)
+    assert len(judged) == 7, judged  # the two management floors are below 0.5/s
+    assert all("req/s, SLO at least" in line or "no requests" in line for line in judged)
+    assert slo.breaches(objectives, healthy, judge_rates=False) == []
+    slow = [Measured(endpoints.DIGITS_MULTIPART, 8, 1, 0.5, 400, 600)]
+    assert slo.breaches(objectives, slow, judge_rates=False) == [
+        f"{endpoints.DIGITS_MULTIPART}: p95 400 ms, SLO at most 250 ms",
+        f"{endpoints.DIGITS_MULTIPART}: p99 600 ms, SLO at most 500 ms",
+        f"{endpoints.DIGITS_MULTIPART}: error rate 12.50% (1/8), SLO at most 0.00%",
+    ]
+
+
+def test_the_cli_takes_the_runs_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stats = tmp_path / "stats_stats.csv"
+    stats.write_text(CSV)
+    profile = write(
+        tmp_path,
+        "[p]\n[p.load]\nusers = 30\npace = 1.0\nseconds = 30\n[p.endpoints]\n"
+        "a = { p95_ms = 100, p99_ms = 999, max_error_rate = 0.01, min_rps = 20 }\n",
+    )
+    assert slo.main([str(stats), "--slo-file", str(profile), "--profile", "p"]) == 1
+    assert "a: 12.50 req/s, SLO at least 20" in capsys.readouterr().out
+    assert slo.main([str(stats), "--slo-file", str(profile), "--profile", "p", "--users", "5"]) == 0
+    assert "request rates not judged: this run (5 users" in capsys.readouterr().out
