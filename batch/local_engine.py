@@ -39,10 +39,12 @@ logger = logging.getLogger(__name__)
 
 
 class NullMetrics:
-    """Stands in for TorchServe's metrics cache: handlers record times, nobody reads them."""
+    """Stands in for TorchServe's metrics cache: handlers record times, nobody reads them.
+    Every call answers another null object, so ``add_metric_to_cache(...).add_or_update(...)``
+    works too."""
 
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
+    def __getattr__(self, name: str) -> Callable[..., NullMetrics]:
+        return lambda *args, **kwargs: self
 
 
 @contextlib.contextmanager

@@ -5,6 +5,8 @@
   ones (batch 1, one worker per core, torch's default of all cores per worker), or a
   sweep's variant;
 - the Flask app under gunicorn (bench/flask_app.py, bench/gunicorn_conf.py).
+A TorchServe is reached through its front door or, on the same server, directly
+(``Endpoint.direct``): the benchmark measures both, which is the door's cost.
 Every server is stopped on the way out (context managers), whatever happened.
 """
 
@@ -38,6 +40,7 @@ class Endpoint:
     url: str  # base URL; models at {url}/predictions/<model>
     headers: dict[str, str] = field(default_factory=dict)
     pid: int | None = None  # the server's main process, for its CPU time
+    direct: Endpoint | None = None  # a TorchServe behind its door: TorchServe itself
 
 
 def stock_settings() -> dict[str, Any]:
@@ -121,7 +124,8 @@ def torchserve(
         environment=env or {},
     )
     with server.running(timeout=300 + 30 * len(models)):  # workers start side by side
-        yield Endpoint(server.inference_url, server.headers("inference"), server.pid())
+        direct = Endpoint(server.backend_url, server.headers("backend"), server.pid())
+        yield Endpoint(server.inference_url, server.headers("inference"), server.pid(), direct)
 
 
 @contextlib.contextmanager

@@ -12,10 +12,17 @@ from bench.settle import QUIET_SHARE, WINDOW_S
 LABELS = {
     "limit": "in-process limit",
     "torchserve": "TorchServe (this project)",
+    "door": "TorchServe (this project) behind its front door",
     "stock": "TorchServe (stock settings)",
     "flask": "Flask + gunicorn",
 }
-COLOURS = {"limit": "tab:gray", "torchserve": "tab:blue", "stock": "tab:orange", "flask": "tab:red"}
+COLOURS = {
+    "limit": "tab:gray",
+    "torchserve": "tab:blue",
+    "door": "tab:green",
+    "stock": "tab:orange",
+    "flask": "tab:red",
+}
 NOMINAL = {"digits": 64, "cancer": 64, "minilm": 32}  # clients at which targets are judged
 
 
@@ -65,8 +72,30 @@ def tail_target(record: dict[str, Any], model: str) -> Target:
     return Target(goal, f"{ratio:.2f}x ({run['p99_ms']:.0f} / {run['p50_ms']:.0f} ms)", ratio <= 3)
 
 
+def door_targets(record: dict[str, Any], model: str) -> list[Target]:
+    """The front door's cost on the same server: at most 10% of the throughput at the
+    nominal clients, at most 1 ms of p50 at one client."""
+    clients = NOMINAL[model]
+    goal = f"{model}: behind the door >= 90% of direct req/s at {clients} clients"
+    door, direct = find(record, "door", model, clients), find(record, "torchserve", model, clients)
+    if door is None or direct is None or not direct["rps"]:
+        throughput = Target(goal, "not measured", None)
+    else:
+        ratio = door["rps"] / direct["rps"]
+        text = f"{ratio:.2f}x ({door['rps']:.0f} vs {direct['rps']:.0f} req/s)"
+        throughput = Target(goal, text, ratio >= 0.9 and door["errors"] == 0)
+    goal = f"{model}: the door adds <= 1 ms p50 at 1 client"
+    door, direct = find(record, "door", model, 1), find(record, "torchserve", model, 1)
+    if door is None or direct is None:
+        return [throughput, Target(goal, "not measured", None)]
+    added = door["p50_ms"] - direct["p50_ms"]
+    text = f"{added:+.2f} ms ({door['p50_ms']:.2f} vs {direct['p50_ms']:.2f} ms)"
+    return [throughput, Target(goal, text, added <= 1.0)]
+
+
 def targets(record: dict[str, Any]) -> list[Target]:
     return [
+        *(target for model in NOMINAL for target in door_targets(record, model)),
         ratio_target(record, "minilm", "limit", 0.9),
         ratio_target(record, "minilm", "flask", 2.0),
         ratio_target(record, "digits", "flask", 2.0),
@@ -81,7 +110,7 @@ def markdown(record: dict[str, Any]) -> str:
     runs = record["runs"]
     generator = max((run["loadgen_cpu"] for run in runs if run["contestant"] != "limit"), default=0)
     lines = [
-        "# Benchmark: in-process limit, TorchServe (tuned, stock), Flask + gunicorn",
+        "# Benchmark: in-process limit, TorchServe (tuned, behind its door, stock), Flask",
         "",
         f"- Run: {record['started']} to {record['finished']}, `{record['command']}`",
         f"- Machine: {machine['cpu']}, {machine['cores']} cores, no GPU; load average "

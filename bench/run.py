@@ -45,7 +45,7 @@ from bench.workloads import WORKLOADS, Workload
 from server.settings import ROOT, assignment
 
 RESULTS = ROOT / "bench" / "results"
-SERVED = ("torchserve", "stock", "flask")
+SERVED = ("torchserve", "door", "stock", "flask")
 
 
 class BenchError(RuntimeError):
@@ -67,6 +67,15 @@ def servers(
         "stock": lambda: torchserve(run_dir / "stock", models, stock, upstream=True),
         "flask": lambda: flask_gunicorn(run_dir / "flask"),
     }
+
+
+def with_door(endpoints: dict[str, Endpoint], door: bool) -> dict[str, Endpoint]:
+    """TorchServe contestants measured directly (as TorchServe alone would be), and this
+    project's also through its front door ("door"): the same server, the door's cost."""
+    direct = {name: endpoint.direct or endpoint for name, endpoint in endpoints.items()}
+    if door and "torchserve" in endpoints:
+        direct["door"] = endpoints["torchserve"]
+    return direct
 
 
 def verify(endpoint: Endpoint, workload: Workload) -> None:
@@ -236,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             # measured in turn, level by level: a burst of outside load on this shared
             # machine then falls on all contestants alike rather than on one of them.
             factories = servers(Path(scratch), args.models, tuned, env)
-            endpoints = {name: stack.enter_context(factories[name]()) for name in served}
+            endpoints = {
+                name: stack.enter_context(factories[name]()) for name in served if name != "door"
+            }
+            endpoints = with_door(endpoints, "door" in served)
             for model in args.models:
                 workload = WORKLOADS[model]
                 for endpoint in endpoints.values():

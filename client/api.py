@@ -35,7 +35,7 @@ from client.errors import (
     from_response,
     is_retryable,
 )
-from client.tokens import Kind, TokenSource
+from client.tokens import Kind, TokenSource, server_urls
 from server import settings
 
 URL_ENV: dict[str, tuple[str, str]] = {
@@ -142,8 +142,13 @@ class Client:
     ) -> None:
         env = os.environ if env is None else env
         given = {"inference": inference_url, "management": management_url, "metrics": metrics_url}
+        # Unless told, where the running server said it listens (its run folder's
+        # server.json), else the defaults.
+        running = server_urls(env) if not all(given.values()) else {}
         urls = {
-            api: checked_url(given[api] or env.get(name) or default, api, name)
+            api: checked_url(
+                given[api] or env.get(name) or running.get(f"{api}_url") or default, api, name
+            )
             for api, (name, default) in URL_ENV.items()
         }
         self.inference_url = urls["inference"]

@@ -1,9 +1,14 @@
-"""Find the access tokens without being told: the environment, else the server's key file.
+"""Find the server and its tokens without being told: the environment, else its run folder.
 
-For each kind (``inference``, ``management``): ``TSERVE_TOKEN`` / ``TSERVE_MANAGEMENT_TOKEN``,
-else that kind's key in ``key_file.json`` of the server's run folder: ``TSERVE_RUN_DIR``
-when set, else this checkout's ``.run/`` (where ``make serve`` runs), else the current
-folder. No token at all is not an error: a server with token auth off needs none.
+The run folder is ``TSERVE_RUN_DIR`` when set, else this checkout's ``.run/`` (where ``make
+serve`` runs), else the current folder. It holds ``server.json`` (the server's URLs, read by
+``client.api``), ``api-key`` (the front door's own key, when no key was configured) and
+TorchServe's ``key_file.json``.
+
+Tokens, for each kind: ``TSERVE_TOKEN`` / ``TSERVE_MANAGEMENT_TOKEN``, else from the run
+folder: an inference call goes through the front door with its ``api-key``; a management
+call goes to TorchServe with the management key of ``key_file.json``. No token at all is
+not an error: a server with token auth off needs none.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Literal
 
 from client.errors import TokenFileError
 from server import settings
-from server.settings import KEY_FILE, RUN_DIR_ENV
+from server.settings import KEY_FILE, LOCAL_KEY_FILE, RUN_DIR_ENV, SERVER_FILE
 
 Kind = Literal["inference", "management"]
 
@@ -27,11 +32,32 @@ TOKEN_ENV: dict[Kind, str] = {
 }
 
 
-def key_file_candidates(env: Mapping[str, str], cwd: Path) -> list[Path]:
-    """Where the key file may be, in order: an explicit run folder is the only place."""
+def run_folders(env: Mapping[str, str], cwd: Path) -> list[Path]:
+    """Where the server's run folder may be, in order: an explicit one is the only place."""
     if env.get(RUN_DIR_ENV):
-        return [Path(env[RUN_DIR_ENV]) / KEY_FILE]
-    return [REPO_RUN_DIR / KEY_FILE, cwd / KEY_FILE]
+        return [Path(env[RUN_DIR_ENV])]
+    return [REPO_RUN_DIR, cwd]
+
+
+def key_file_candidates(env: Mapping[str, str], cwd: Path) -> list[Path]:
+    """Where the key file may be, in order."""
+    return [folder / KEY_FILE for folder in run_folders(env, cwd)]
+
+
+def server_urls(env: Mapping[str, str], cwd: Path | None = None) -> dict[str, str]:
+    """The URLs the running server wrote to its run folder's ``server.json`` (``{}`` if
+    none): ``inference_url``, ``management_url``, ``metrics_url``."""
+    for folder in run_folders(env, Path.cwd() if cwd is None else cwd):
+        try:
+            data = json.loads((folder / SERVER_FILE).read_text())
+        except FileNotFoundError:
+            continue
+        except ValueError as exc:
+            raise TokenFileError(f"{folder / SERVER_FILE} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise TokenFileError(f"{folder / SERVER_FILE} is not a JSON object")
+        return {str(name): str(url) for name, url in data.items()}
+    return {}
 
 
 def read_key_file(path: Path) -> dict[str, str]:
@@ -64,12 +90,20 @@ class TokenSource:
         """The first existing candidate key file, if any."""
         return next((p for p in key_file_candidates(self.env, self.cwd) if p.is_file()), None)
 
+    def door_key_file(self) -> Path | None:
+        """The front door's own key in the first run folder that has one, if any."""
+        candidates = (folder / LOCAL_KEY_FILE for folder in run_folders(self.env, self.cwd))
+        return next((path for path in candidates if path.is_file()), None)
+
     def get(self, kind: Kind) -> str | None:
         """The token for ``kind`` calls, or None when none is configured anywhere."""
         if self.explicit[kind]:
             return self.explicit[kind]
         if self.env.get(TOKEN_ENV[kind]):
             return self.env[TOKEN_ENV[kind]]
+        door_key = self.door_key_file() if kind == "inference" else None
+        if door_key is not None:
+            return door_key.read_text().strip() or None
         path = self.key_file()
         if path is None:
             return None
@@ -84,6 +118,9 @@ class TokenSource:
             return "the token given to the client"
         if self.env.get(TOKEN_ENV[kind]):
             return f"${TOKEN_ENV[kind]}"
+        door_key = self.door_key_file() if kind == "inference" else None
+        if door_key is not None:
+            return str(door_key)
         path = self.key_file()
         if path is not None:
             return str(path)

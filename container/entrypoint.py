@@ -1,16 +1,23 @@
-"""The container's main process: TorchServe configured from the environment, in the foreground.
+"""The container's main process: the front door and TorchServe, configured from the
+environment, in the foreground.
 
     python -m container.entrypoint [--set KEY=VALUE ...]
 
 Environment (every variable optional):
 
-    PORT                            inference API port (default 8080); PaaS platforms set it
-    METRICS_PORT                    Prometheus metrics port (default 8082); needs no token
-    MANAGEMENT_PORT                 management API port (default 8081); loopback only
+    PORT                            the front door's port (default 8080); PaaS platforms set it
+    TSERVE_API_KEYS                 API keys, comma-separated (a platform's secret)
+    TSERVE_API_KEYS_FILE            or a file of keys, one per line (a mounted secret);
+                                    neither: one is generated in TS_RUN_DIR/api-key
+    TSERVE_KEY_MAX_INFLIGHT         concurrent requests per key (default 256; 429 beyond)
+    TSERVE_KEY_RATE_LIMIT           requests per second per key (default 0: no limit)
+    METRICS_PORT                    Prometheus metrics port (default 8082); needs no key
+    METRICS_HOST                    where metrics listen (default 127.0.0.1: inside only;
+                                    0.0.0.0 for a scraper outside, e.g. a PodMonitor)
+    MANAGEMENT_PORT                 TorchServe's management API port (default 8081); loopback
     TS_WORKERS                      workers per model (default: each archive's own, see below)
-    TS_DISABLE_TOKEN_AUTHORIZATION  true: no token needed (default false: token auth on)
-    TS_TOKEN_EXPIRATION_MIN         minutes before the inference/management keys expire
-    TS_RUN_DIR                      rendered config, logs and key_file.json (default /app/run)
+    TS_DISABLE_TOKEN_AUTHORIZATION  true: no key needed anywhere (default false: keys on)
+    TS_RUN_DIR                      rendered config, logs and keys (default /app/run)
 
 ``--set KEY=VALUE`` overrides any config.properties key and wins over the environment.
 
@@ -21,12 +28,14 @@ scales every model to exactly N workers through the management API once it is RE
 worker runs the archive's ``torch_threads``: keep N x threads within the container's CPUs.
 
 This process stays the main process (PID 1 in a container), through the project's one
-supervisor (``server.launcher.TorchServe.foreground``): it starts TorchServe, waits until
-every worker of every model is READY, scales (``TS_WORKERS``) through the project's client,
-copies TorchServe's console output to stdout (``docker logs``: its warnings and errors, see
-config/log4j2.xml; every frontend line is in logs/ts_log.log under TS_RUN_DIR), and on
-SIGTERM or SIGINT stops TorchServe and exits 0. If TorchServe dies on its own, it exits
-non-zero so the platform restarts the container. Bad settings exit 2 before anything starts.
+supervisor (``server.launcher.TorchServe.foreground``): it starts TorchServe on private
+loopback ports and the front door (HAProxy) on ``PORT``, waits until every worker of every
+model is READY, scales (``TS_WORKERS``) through the project's client, writes the door's JSON
+access log and TorchServe's console output to stdout (``docker logs``: its warnings and
+errors, see config/log4j2.xml; every frontend line is in logs/ts_log.log under TS_RUN_DIR),
+and on SIGTERM or SIGINT drains the door (requests in flight are answered), stops
+TorchServe and exits 0. If either dies on its own, it stops the other and exits non-zero so
+the platform restarts the container. Bad settings exit 2 before anything starts.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from client import TServeError
+from server.api_keys import ApiKeyError, configured_keys
 from server.launcher import READY_TIMEOUT, ServerError, TorchServe
 from server.settings import (
     CONTAINER_RUN_DIR,
@@ -46,10 +56,10 @@ from server.settings import (
     INFERENCE_PORT,
     MANAGEMENT_PORT,
     MANAGEMENT_PORT_ENV,
+    METRICS_HOST_ENV,
     METRICS_PORT,
     METRICS_PORT_ENV,
     PORT_ENV,
-    TOKEN_EXPIRATION_ENV,
     WORKERS_ENV,
     add_set_option,
 )
@@ -93,28 +103,21 @@ def overrides(env: Mapping[str, str]) -> dict[str, str]:
     if len(set(ports.values())) < len(ports):
         names = f"{PORT_ENV}, {MANAGEMENT_PORT_ENV} and {METRICS_PORT_ENV}"
         raise ValueError(f"{names} must differ, got {ports}")
-    settings = {
-        # Inside a container the API must listen on every interface (0.0.0.0): loopback there
+    metrics_host = env.get(METRICS_HOST_ENV, "").strip() or "127.0.0.1"
+    if metrics_host not in ("127.0.0.1", "0.0.0.0"):
+        raise ValueError(f"{METRICS_HOST_ENV} must be 127.0.0.1 or 0.0.0.0, got {metrics_host!r}")
+    return {
+        # Inside a container the door must listen on every interface (0.0.0.0): loopback there
         # is the container's own, which neither a published port (-p) nor a PaaS router can
         # reach. Who can connect is decided outside: `-p 127.0.0.1:8080:8080`, the platform.
         "inference_address": f"http://0.0.0.0:{ports[PORT_ENV]}",
-        "metrics_address": f"http://0.0.0.0:{ports[METRICS_PORT_ENV]}",
-        # Management (scale, describe, token refresh) stays on the container's loopback: only
-        # the health check and `docker exec` use it, and it is not EXPOSEd.
+        # Metrics stay inside unless a scraper outside is named (METRICS_HOST=0.0.0.0).
+        "metrics_address": f"http://{metrics_host}:{ports[METRICS_PORT_ENV]}",
+        # Management (scale, describe) stays on the container's loopback: only `docker exec`
+        # and the entrypoint's scaling use it, and it is not EXPOSEd.
         "management_address": f"http://127.0.0.1:{ports[MANAGEMENT_PORT_ENV]}",
         "disable_token_authorization": str(_flag(env, DISABLE_TOKEN_AUTH_ENV)).lower(),
     }
-    expiration = env.get(TOKEN_EXPIRATION_ENV, "").strip()
-    if expiration:
-        try:
-            if float(expiration) <= 0:
-                raise ValueError
-        except ValueError:
-            raise ValueError(
-                f"{TOKEN_EXPIRATION_ENV} must be a number of minutes > 0, got {expiration!r}"
-            ) from None
-        settings["token_expiration_min"] = expiration
-    return settings
 
 
 def scale(server: TorchServe, count: int) -> None:
@@ -137,7 +140,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] = os.environ) -> 
     try:
         settings = overrides(env) | dict(args.set)
         count = workers(env)
-    except ValueError as error:
+        configured_keys(env)  # a bad key or an unreadable key file, named now
+    except (ValueError, ApiKeyError) as error:
         print(f"entrypoint: {error}", file=sys.stderr)
         return 2
     run_dir = Path(env.get(CONTAINER_RUN_DIR_ENV, "").strip() or CONTAINER_RUN_DIR)

@@ -6,13 +6,19 @@ the fuzzer and the chaos and soak runs all start and stop servers through it, an
 only code that knows the process tree (``frontend``, ``processes``). Management calls go
 through the project's client (``client()``).
 
-``/ping`` says Healthy while workers are still loading or crash-looping, so readiness is
-judged from ``GET /models/<name>`` by ``ready``, the one place that decides it.
+Every server has its front door (server/door.py, HAProxy): clients reach the inference and
+metrics ports through it, with the door's API keys (server/api_keys.py); TorchServe's own
+inference and metrics ports are private loopback ports behind it, and its management API
+stays on loopback for this machine's tools. ``/ping`` says Healthy while workers still load
+or crash-loop, so readiness is the door's ``/health/ready``: its health checks read
+``GET /models/<name>`` and want every worker READY (``ready`` here says the same for tools
+that read worker statuses themselves).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -29,21 +35,27 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import psutil
+import requests
 
 from client import Client, TokenSource, TServeError
 from client.tokens import read_key_file
+from server.api_keys import ApiKeyError, configured_keys, keys_for
+from server.door import Door, DoorError
 from server.java import find_java_home
 from server.settings import (
     CONFIG,
+    HEALTH_READY_PATH,
     HOST,
     KEY_FILE,
     LOG_CONFIG,
     MODEL_STORE,
     RUN_DIR_ENV,
+    SERVER_FILE,
     free_ports,
 )
 
 READY_TIMEOUT = 300.0  # s to wait for READY: minilm's workers load a transformer each
+KEY_FILE_TIMEOUT = 60.0  # s for TorchServe's frontend to write its key file at start
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
 # console.log gets TorchServe's stdout (warnings and errors: config/log4j2.xml) and is not
 # rotated by log4j; start() moves it to console.log.1 once it is over this size.
@@ -109,24 +121,11 @@ def rotate_log(path: Path, limit: int = CONSOLE_LOG_LIMIT) -> None:
             path.replace(path.with_name(f"{path.name}.1"))
 
 
-def port_overrides(
-    host: str, inference: int, management: int, metrics: int, grpc: tuple[int, int]
-) -> dict[str, str]:
-    """Settings that move every listening port, so two instances can run side by side.
-
-    TorchServe 0.12 always starts its gRPC servers (no switch turns them off), so they
-    get ports of their own too; they listen on loopback like the rest.
-    """
+def port_overrides(host: str, inference: int, management: int, metrics: int) -> dict[str, str]:
+    """Settings that move every public port (the door's two and TorchServe's management
+    API), so two instances can run side by side; the private ones are always free ports."""
     ports = (inference, management, metrics)
-    addresses = {
-        key: f"http://{host}:{port}" for key, port in zip(ADDRESS_KEYS, ports, strict=True)
-    }
-    return addresses | {
-        "grpc_inference_address": host,
-        "grpc_management_address": host,
-        "grpc_inference_port": str(grpc[0]),
-        "grpc_management_port": str(grpc[1]),
-    }
+    return {key: f"http://{host}:{port}" for key, port in zip(ADDRESS_KEYS, ports, strict=True)}
 
 
 def listening(props: dict[str, str]) -> dict[str, tuple[str, int]]:
@@ -143,6 +142,20 @@ def listening(props: dict[str, str]) -> dict[str, tuple[str, int]]:
     return found
 
 
+def host_port(url: str, loopback: bool = False) -> str:
+    """``http://0.0.0.0:8080/`` -> ``0.0.0.0:8080`` (``127.0.0.1:8080`` with ``loopback``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or HOST
+    if loopback and host == "0.0.0.0":
+        host = HOST
+    return f"{host}:{parts.port or 80}"
+
+
+def local_url(url: str) -> str:
+    """``url`` as a client on this machine reaches it (``0.0.0.0`` binds every interface)."""
+    return url.rstrip("/").replace("//0.0.0.0:", f"//{HOST}:")
+
+
 def taken(address: tuple[str, int]) -> bool:
     """Whether something already listens at ``address`` (so TorchServe could not bind it)."""
     with socket.socket() as sock:
@@ -156,8 +169,8 @@ def taken(address: tuple[str, int]) -> bool:
 
 def loopback_ports() -> dict[str, str]:
     """``port_overrides`` on free loopback ports: a private server beside any other."""
-    inference, management, metrics, *grpc = free_ports(5)
-    return port_overrides(HOST, inference, management, metrics, (grpc[0], grpc[1]))
+    inference, management, metrics = free_ports(3)
+    return port_overrides(HOST, inference, management, metrics)
 
 
 def ready(statuses: Sequence[str], at_least: int | None = None) -> bool:
@@ -191,18 +204,53 @@ class TorchServe:
         self.run_dir = self.run_dir.resolve()
         if not self.models:
             self.models = sorted(path.stem for path in self.model_store.glob("*.mar"))
-        props = read_properties(self.rendered_config())
-        self.properties = props
-        self.inference_url = props["inference_address"].rstrip("/")
-        self.management_url = props["management_address"].rstrip("/")
-        self.metrics_url = props["metrics_address"].rstrip("/")
+        # The configured inference and metrics addresses are the door's; TorchServe gets
+        # private loopback ports behind it.
+        self.backend: dict[str, str] = {}
+        public = read_properties(self.rendered_config())
+        self.inference_url = public["inference_address"].rstrip("/")
+        self.management_url = public["management_address"].rstrip("/")
+        self.metrics_url = public["metrics_address"].rstrip("/")
+        # gRPC (always started by TorchServe 0.12, unused here) on private ports too, so
+        # one port setting (`--port`) moves a whole server.
+        inference, metrics, grpc_inference, grpc_management = free_ports(4)
+        self.backend = {
+            "inference_address": f"http://{HOST}:{inference}",
+            "metrics_address": f"http://{HOST}:{metrics}",
+            "grpc_inference_address": HOST,
+            "grpc_management_address": HOST,
+            "grpc_inference_port": str(grpc_inference),
+            "grpc_management_port": str(grpc_management),
+        }
+        self.backend_url = self.backend["inference_address"]  # TorchServe itself, no door
+        self.properties = read_properties(self.rendered_config())  # what TorchServe reads
+        self.door = Door(
+            self.run_dir,
+            bind=host_port(self.inference_url),
+            metrics_bind=host_port(self.metrics_url),
+            inference=host_port(self.backend["inference_address"]),
+            management=host_port(self.management_url, loopback=True),
+            metrics=host_port(self.backend["metrics_address"]),
+            models=self.models,
+            max_body=int(self.properties.get("max_request_size", "6553500")),
+        )
         self._process: subprocess.Popen[bytes] | None = None
+        self._door: subprocess.Popen[bytes] | None = None
 
     def rendered_config(self) -> str:
-        """config.properties with the overrides, and ``allowed_urls`` limited to this
-        server's own model store unless the overrides set it."""
+        """config.properties with the overrides, ``allowed_urls`` limited to this server's
+        own model store unless the overrides set it, and the private ports behind the door."""
         settings = {"allowed_urls": properties_value(own_store_urls(self.model_store))}
-        return render_properties(self.config.read_text(), settings | self.overrides)
+        return render_properties(self.config.read_text(), settings | self.overrides | self.backend)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the server's settings are read from (the caller's, then ours)."""
+        return dict(os.environ) | self.environment
+
+    def api_keys(self) -> list[str]:
+        """The keys the door accepts (server/api_keys.py); ApiKeyError names a bad one."""
+        return keys_for(self.run_dir, self.env)
 
     @property
     def pid_file(self) -> Path:
@@ -216,12 +264,22 @@ class TorchServe:
     def log_file(self) -> Path:
         return self.run_dir / "logs" / "console.log"
 
-    def start(self) -> int:
-        """Start TorchServe in its own process group; return the group's leader pid."""
+    def start(self, access_log: BinaryIO | None = None) -> int:
+        """Start TorchServe in its own process group, then its front door; return
+        TorchServe's group leader pid. The door's access log goes to ``access_log``
+        (default: ``logs/access.log`` in the run folder)."""
         if not self.models:
             raise ServerError(f"no .mar archives in {self.model_store}: run `make archive`")
+        try:
+            keys = self.api_keys() if self.token_auth else []
+        except ApiKeyError as error:
+            raise ServerError(str(error)) from None
         # Java would bury "Address already in use" in a stack trace without naming the port.
-        addresses = listening(self.properties).items()
+        door = {
+            "front door": _address(self.inference_url),
+            "front door metrics": _address(self.metrics_url),
+        }
+        addresses = (listening(self.properties) | door).items()
         busy = [f"{key} {host}:{port}" for key, (host, port) in addresses if taken((host, port))]
         if busy:
             raise ServerError(
@@ -268,7 +326,38 @@ class TorchServe:
             )
         self.pid_file.write_text(str(process.pid))
         self._process = process
+        self._start_door(keys, access_log)
         return process.pid
+
+    def _start_door(self, keys: list[str], access_log: BinaryIO | None) -> None:
+        """The door, once TorchServe has written its keys; ``server.json`` for clients."""
+        try:
+            ts_keys = self._wait_key_file() if self.token_auth else {}
+            self._door = self.door.start(keys, self.token_auth, ts_keys, self.env, access_log)
+        except (ServerError, DoorError) as error:
+            self.stop()
+            raise ServerError(str(error)) from None
+        self.write_server_file()
+
+    def _wait_key_file(self) -> dict[str, str]:
+        """TorchServe's keys, once its frontend has written them (the door needs them)."""
+        deadline = time.monotonic() + KEY_FILE_TIMEOUT
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise ServerError(f"TorchServe exited during start-up:\n{self.log_tail()}")
+            with contextlib.suppress(FileNotFoundError, TServeError):
+                return self.keys()
+            time.sleep(0.1)  # polling interval for a file TorchServe writes at start
+        raise ServerError(f"TorchServe wrote no {KEY_FILE} in {KEY_FILE_TIMEOUT:.0f}s")
+
+    def write_server_file(self) -> None:
+        """``server.json`` in the run folder: where clients reach this server (client.api)."""
+        urls = {
+            "inference_url": local_url(self.inference_url),
+            "management_url": local_url(self.management_url),
+            "metrics_url": local_url(self.metrics_url),
+        }
+        (self.run_dir / SERVER_FILE).write_text(json.dumps(urls, indent=2) + "\n")
 
     @contextlib.contextmanager
     def running(self, timeout: float = READY_TIMEOUT) -> Iterator[TorchServe]:
@@ -289,20 +378,34 @@ class TorchServe:
     def token_auth(self) -> bool:
         return self.properties.get("disable_token_authorization", "false").lower() != "true"
 
+    def api_key(self) -> str | None:
+        """A key the door accepts (None when credentials are off)."""
+        return self.api_keys()[0] if self.token_auth else None
+
     def headers(self, kind: str = "inference") -> dict[str, str]:
-        """The Authorization header for ``kind`` calls (none when token auth is off)."""
+        """The Authorization header for ``kind`` calls (none when token auth is off):
+        ``inference`` through the door (its API key), ``management`` and ``backend``
+        (TorchServe's inference port, behind the door) with TorchServe's own keys."""
         if not self.token_auth:  # TorchServe then writes no key file
             return {}
-        return {"Authorization": f"Bearer {self.keys()[kind]}"}
+        if kind == "inference":
+            return {"Authorization": f"Bearer {self.api_key()}"}
+        key = self.keys()["inference" if kind == "backend" else kind]
+        return {"Authorization": f"Bearer {key}"}
 
     def client(self, **options: Any) -> Client:
-        """The project's client aimed at this server; its tokens follow the run folder's key
-        file (none when token auth is off), so it keeps working after a restart."""
+        """The project's client aimed at this server through its door; the management token
+        follows the run folder's key file (none when token auth is off), so it keeps
+        working after a restart."""
+        configured = configured_keys(self.env) if self.token_auth else None
         return Client(
-            self.inference_url,
-            self.management_url,
-            self.metrics_url,
-            tokens=TokenSource(env={RUN_DIR_ENV: str(self.run_dir)}),
+            local_url(self.inference_url),
+            local_url(self.management_url),
+            local_url(self.metrics_url),
+            tokens=TokenSource(
+                inference=configured[0] if configured else None,
+                env={RUN_DIR_ENV: str(self.run_dir)},
+            ),
             env={},
             **options,
         )
@@ -356,22 +459,31 @@ class TorchServe:
             return []
         return [worker.get("status", "") for worker in described[0].get("workers", [])]
 
+    def readiness(self, timeout: float = 5.0) -> tuple[bool, str]:
+        """The door's ``/health/ready``: whether every model is READY, and its answer."""
+        try:
+            answer = requests.get(
+                f"{local_url(self.inference_url)}{HEALTH_READY_PATH}", timeout=timeout
+            )
+        except requests.RequestException as error:
+            return False, f"{type(error).__name__}: {error}"
+        return answer.status_code == 200, answer.text
+
     def wait_ready(self, timeout: float = READY_TIMEOUT, poll: float = 0.5) -> None:
-        """Block until every worker of every model is READY (``ready``); fail fast if the
-        server dies."""
+        """Block until the door says every model is READY; fail fast if TorchServe or the
+        door dies."""
         deadline = time.monotonic() + timeout
-        pending = list(self.models)
-        admin = self.client(retries=0, timeout=5)
-        while pending:
+        while True:
             if not self.is_running():
                 raise ServerError(f"TorchServe exited during start-up:\n{self.log_tail()}")
+            if not self.door.is_running():
+                raise ServerError(f"the front door (HAProxy) exited:\n{self.door_log_tail()}")
+            ready_now, answer = self.readiness()
+            if ready_now:
+                return
             if time.monotonic() > deadline:
-                raise ServerError(
-                    f"models {pending} not all READY after {timeout:.0f}s:\n{self.log_tail()}"
-                )
-            pending = [name for name in pending if not ready(self.model_status(name, admin))]
-            if pending:
-                time.sleep(poll)  # polling interval of the readiness check, not a wait for it
+                raise ServerError(f"not READY after {timeout:.0f}s ({answer}):\n{self.log_tail()}")
+            time.sleep(poll)  # polling interval of the readiness check, not a wait for it
 
     def terminate(self) -> None:
         """Ask TorchServe to shut down (SIGTERM to the Java frontend); returns at once.
@@ -387,7 +499,11 @@ class TorchServe:
             (self.frontend() or psutil.Process(pid)).terminate()
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Terminate, wait for the whole process group to end, SIGKILL it after ``timeout``."""
+        """Drain and stop the door (requests in flight are answered), then TorchServe:
+        terminate, wait for its whole process group, SIGKILL it after ``timeout``."""
+        self.door.stop()
+        if self._door is not None:
+            self._door.poll()  # reap it
         pid = self.pid()
         if pid is None:
             return
@@ -404,12 +520,7 @@ class TorchServe:
         if process is not None:
             process.wait(timeout=10)
         self.pid_file.unlink(missing_ok=True)
-
-    def wait(self) -> int:
-        """Block until the TorchServe started by this object exits; return its exit code."""
-        if self._process is None:
-            raise ServerError("wait(): this object did not start TorchServe")
-        return self._process.wait()
+        (self.run_dir / SERVER_FILE).unlink(missing_ok=True)
 
     def foreground(
         self,
@@ -418,35 +529,44 @@ class TorchServe:
         stop_timeout: float = 60.0,
         name: str = "server",
     ) -> int:
-        """Be a container's main process: the exit status once TorchServe is gone.
+        """Be a container's main process: the exit status once the server is gone.
 
-        Starts TorchServe, copies its console log to stdout (``docker logs``), waits until
-        every model is READY, runs ``when_ready`` (ServerError: it failed), then lives as
-        long as TorchServe. On SIGTERM or SIGINT it stops TorchServe and returns 0; if
-        TorchServe dies on its own, non-zero, so the platform restarts the container. Lines
-        of its own go to stdout (errors to stderr), prefixed ``name:``. Main thread only.
+        Starts TorchServe and its door (the door's JSON access log on stdout), copies
+        TorchServe's console log to stdout (``docker logs``), waits until every model is
+        READY, runs ``when_ready`` (ServerError: it failed), then lives as long as both
+        TorchServe and the door. On SIGTERM or SIGINT it drains the door (requests in
+        flight are answered, new connections refused), stops TorchServe and returns 0; if
+        either dies on its own, it stops the other and returns non-zero, so the platform
+        restarts the container. Lines of its own go to stdout (errors to stderr), prefixed
+        ``name:``. Main thread only.
         """
         stopping = threading.Event()
+        ended = threading.Event()  # a signal came, or a process ended
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:
-            # Only signal here; the code below reaps TorchServe and cleans up once it exits.
+            # Only flag it here; the code below stops everything in order.
             stopping.set()
-            self.terminate()
+            ended.set()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         rotate_log(self.log_file)  # now, not in start(): the offset below must stay valid
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        self.start()
-        if stopping.is_set():  # a signal that came before TorchServe had a pid
-            self.terminate()
+        sys.stdout.flush()
+        try:
+            self.start(access_log=sys.stdout.buffer if _has_fd(sys.stdout) else None)
+        except ServerError as error:
+            print(f"{name}: {error}", file=sys.stderr, flush=True)
+            return 1
+        for process in (self._process, self._door):
+            threading.Thread(target=_watch, args=(process, ended), daemon=True).start()
         copied = threading.Event()
         tail = threading.Thread(
             target=_follow, args=(self.log_file, offset, sys.stdout.buffer, copied), daemon=True
         )
         tail.start()
         try:
-            return self._live(when_ready, ready_timeout, stop_timeout, stopping, name)
+            return self._live(when_ready, ready_timeout, stop_timeout, stopping, ended, name)
         finally:
             copied.set()
             tail.join(timeout=5)
@@ -457,11 +577,12 @@ class TorchServe:
         ready_timeout: float,
         stop_timeout: float,
         stopping: threading.Event,
+        ended: threading.Event,
         name: str,
     ) -> int:
-        """``foreground`` once started: READY, ``when_ready``, then TorchServe's lifetime."""
+        """``foreground`` once started: READY, ``when_ready``, then the processes' lifetime."""
         try:
-            self.wait_ready(timeout=ready_timeout)
+            self._ready_unless(ended, ready_timeout)
             when_ready()
         except ServerError as error:
             self.stop(timeout=stop_timeout)
@@ -470,17 +591,37 @@ class TorchServe:
             print(f"{name}: {error}", file=sys.stderr, flush=True)
             return 1
         print(
-            f"{name}: ready, models {', '.join(self.models)}; inference on "
-            f"{self.inference_url}, keys in {self.key_file}",
+            f"{name}: ready, models {', '.join(self.models)}; front door on "
+            f"{self.inference_url}, TorchServe behind it on {self.backend_url}",
             flush=True,
         )
-        code = self.wait()
-        self.stop(timeout=stop_timeout)  # whatever outlived the frontend
+        ended.wait()
+        door_alive, ts_alive = self.door.is_running(), self.is_running()
+        self.stop(timeout=stop_timeout)
         if stopping.is_set():
             print(f"{name}: stopped on request", flush=True)
             return 0
-        print(f"{name}: TorchServe exited on its own (status {code})", file=sys.stderr, flush=True)
-        return code or 1
+        which = "TorchServe" if door_alive or not ts_alive else "the front door (HAProxy)"
+        print(f"{name}: {which} exited on its own", file=sys.stderr, flush=True)
+        return 1
+
+    def _ready_unless(self, ended: threading.Event, timeout: float) -> None:
+        """``wait_ready``, given up (ServerError) once ``ended`` is set."""
+        deadline = time.monotonic() + timeout
+        while not ended.is_set():
+            if self.readiness()[0]:
+                return
+            if time.monotonic() > deadline:
+                raise ServerError(f"not READY after {timeout:.0f}s:\n{self.log_tail()}")
+            ended.wait(0.5)  # polling interval of the readiness check
+        raise ServerError(f"stopped before READY:\n{self.log_tail()}")
+
+    def door_log_tail(self, lines: int = 20) -> str:
+        path = self.run_dir / "logs" / "door.log"
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -507,9 +648,29 @@ def _follow(path: Path, offset: int, out: BinaryIO, done: threading.Event) -> No
         done.wait(0.5)  # polling interval of a log tail
 
 
+def _watch(process: subprocess.Popen[bytes] | None, ended: threading.Event) -> None:
+    """Set ``ended`` when ``process`` exits."""
+    if process is not None:
+        process.wait()
+    ended.set()
+
+
+def _has_fd(stream: Any) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     return True
+
+
+def _address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or HOST, parts.port or 80

@@ -30,18 +30,26 @@ from typing import Final
 ROOT: Final = Path(__file__).resolve().parent.parent
 CONFIG: Final = ROOT / "config" / "config.properties"  # TorchServe's settings
 LOG_CONFIG: Final = ROOT / "config" / "log4j2.xml"  # its logging: one file per line, INFO
+DOOR_CONFIG: Final = ROOT / "config" / "haproxy.cfg"  # the front door (server/door.py)
 MODEL_STORE: Final = ROOT / "model_store"  # the .mar archives `make archive` builds
 EXAMPLES: Final = ROOT / "examples"  # the README's input files
 RUN_DIR: Final = ROOT / ".run"  # `make serve`: rendered config, logs, the key file
 CONTAINER_RUN_DIR: Final = ROOT / "run"  # the same inside the image (/app/run)
 KEY_FILE: Final = "key_file.json"  # TorchServe writes the tokens there, in its run folder
+LOCAL_KEY_FILE: Final = "api-key"  # the front door's own key when none is configured (0600)
+SERVER_FILE: Final = "server.json"  # the running server's public URLs, for its clients
 
-# -- Where `make serve` listens (config/config.properties says the same to TorchServe)
+# -- Where `make serve` listens: the front door on the inference and metrics ports,
+# TorchServe's management API on its own (config/config.properties says the same)
 HOST: Final = "127.0.0.1"
 INFERENCE_PORT: Final = 8080
 MANAGEMENT_PORT: Final = 8081
 METRICS_PORT: Final = 8082
 INFERENCE_URL: Final = f"http://{HOST}:{INFERENCE_PORT}"
+# The front door's health, on the inference port, without a key (config/haproxy.cfg).
+HEALTH_LIVE_PATH: Final = "/health/live"
+HEALTH_READY_PATH: Final = "/health/ready"
+API_KEYS_SECRET: Final = "torchserve-kit-api-keys"  # the platforms' secret name (deploy/)
 MANAGEMENT_URL: Final = f"http://{HOST}:{MANAGEMENT_PORT}"
 METRICS_URL: Final = f"http://{HOST}:{METRICS_PORT}"
 
@@ -54,15 +62,20 @@ METRICS_URL_ENV: Final = "TSERVE_METRICS_URL"
 INFERENCE_TOKEN_ENV: Final = "TSERVE_TOKEN"
 MANAGEMENT_TOKEN_ENV: Final = "TSERVE_MANAGEMENT_TOKEN"
 RUN_DIR_ENV: Final = "TSERVE_RUN_DIR"  # the folder holding the server's key file
+# The front door (docs/front-door.md): its API keys and per-key limits.
+API_KEYS_ENV: Final = "TSERVE_API_KEYS"  # comma-separated keys
+API_KEYS_FILE_ENV: Final = "TSERVE_API_KEYS_FILE"  # a file of keys, one per line
+KEY_MAX_INFLIGHT_ENV: Final = "TSERVE_KEY_MAX_INFLIGHT"  # concurrent requests per key
+KEY_RATE_LIMIT_ENV: Final = "TSERVE_KEY_RATE_LIMIT"  # requests per second per key; 0: none
 # batch: the database (docs/batch.md).
 DATABASE_URL_ENV: Final = "BATCH_DATABASE_URL"
 # The container's entrypoint and health check (docs/container.md).
 PORT_ENV: Final = "PORT"  # inference; PaaS platforms set it
 MANAGEMENT_PORT_ENV: Final = "MANAGEMENT_PORT"
 METRICS_PORT_ENV: Final = "METRICS_PORT"
+METRICS_HOST_ENV: Final = "METRICS_HOST"  # 127.0.0.1 unless a scraper outside must reach it
 WORKERS_ENV: Final = "TS_WORKERS"
 DISABLE_TOKEN_AUTH_ENV: Final = "TS_DISABLE_TOKEN_AUTHORIZATION"
-TOKEN_EXPIRATION_ENV: Final = "TS_TOKEN_EXPIRATION_MIN"
 CONTAINER_RUN_DIR_ENV: Final = "TS_RUN_DIR"
 # bench: where gunicorn binds the Flask contestant (bench/gunicorn_conf.py).
 FLASK_BIND_ENV: Final = "BENCH_FLASK_BIND"

@@ -11,6 +11,9 @@ from client.cli import main
 from server import settings
 from server.launcher import TorchServe
 
+# The front door's answer to a missing or unknown API key (config/haproxy.cfg).
+UNAUTHORIZED = "missing or unknown API key: send Authorization: Bearer <key>"
+
 
 def client_env(server: TorchServe) -> dict[str, str]:
     """The variables that aim ``client.Client`` and ``tserve`` at ``server``; the tokens come

@@ -6,6 +6,7 @@ import requests
 
 from server.launcher import TorchServe
 from tests.integration.archives import packed_config
+from tests.integration.clients import UNAUTHORIZED
 from tests.integration.conftest import Api
 
 INVALID_KEY = {
@@ -17,9 +18,17 @@ INVALID_KEY = {
 }
 
 
-def test_prediction_without_token_is_rejected(server: TorchServe) -> None:
+def test_prediction_without_token_is_rejected_by_the_door(server: TorchServe) -> None:
     response = requests.post(
         f"{server.inference_url}/predictions/cancer", json={"inputs": [0] * 30}, timeout=30
+    )
+    assert response.status_code == 401
+    assert response.json() == {"code": 401, "type": "Unauthorized", "message": UNAUTHORIZED}
+
+
+def test_torchserve_behind_the_door_still_checks_its_own_token(server: TorchServe) -> None:
+    response = requests.post(
+        f"{server.backend_url}/predictions/cancer", json={"inputs": [0] * 30}, timeout=30
     )
     assert response.status_code == 400
     assert response.json() == INVALID_KEY

@@ -111,7 +111,7 @@ def test_online_server_engine_and_local_engine_agree(
 ) -> None:
     archive = read_archive(MODEL_STORE / f"{model}.mar")
     source = SOURCES[model](tmp_path)
-    token = server.keys()["inference"]
+    token = server.api_key()
     # Few, short retries keep a server fault quick to report (retries: test_batch_server_engine).
     engine = ServerEngine(server.inference_url, archive, token, retries=2, backoff=0.05)
     by_server = score(engine, model, source, f"sqlite:///{tmp_path / 's.db'}")

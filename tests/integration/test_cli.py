@@ -20,13 +20,10 @@ from server.launcher import TorchServe
 from server.settings import ROOT, free_ports
 from tests.answers import same_text
 from tests.integration.archives import packed_workers
-from tests.integration.clients import aim_cli, client_env, client_for, run_cli
+from tests.integration.clients import UNAUTHORIZED, aim_cli, client_env, client_for, run_cli
 
 SEVEN = "examples/seven.png"
 ROW = "examples/cancer_row.json"
-INVALID_KEY = (
-    "Token Authorization failed. Token either incorrect, expired, or not provided correctly"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +151,7 @@ def test_wrong_token_says_where_it_came_from(
     assert run_cli(capsys, "predict", "cancer", ROW) == (
         5,
         "",
-        f"tserve: 400 InvalidKeyException: {INVALID_KEY} (token: $TSERVE_TOKEN)\n",
+        f"tserve: 401 Unauthorized: {UNAUTHORIZED} (token: $TSERVE_TOKEN)\n",
     )
 
 

@@ -27,7 +27,7 @@ def locust(
     """Run the project's locustfile headless against ``server``; tokens given in the env."""
     keys = server.keys()
     env = os.environ | {
-        "TSERVE_TOKEN": keys["inference"],
+        "TSERVE_TOKEN": server.api_key(),
         "TSERVE_MANAGEMENT_TOKEN": keys["management"],
     }
     command = [

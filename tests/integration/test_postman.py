@@ -49,7 +49,7 @@ def environment(server: TorchServe) -> dict[str, Any]:
         "inferenceUrl": server.inference_url,
         "managementUrl": server.management_url,
         "metricsUrl": server.metrics_url,
-        "token": keys["inference"],
+        "token": server.api_key(),
         "managementToken": keys["management"],
     }
     return {

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from server.launcher import TorchServe
-from server.settings import ROOT
+from server.settings import LOCAL_KEY_FILE, ROOT
 from tests.answers import same_text
 
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
@@ -30,7 +30,9 @@ def test_readme_python_example_prints_what_it_says(server: TorchServe) -> None:
     expected = EXPECTED.findall(program)
     assert len(expected) == 3, expected
     program = program.replace("http://127.0.0.1:8080", server.inference_url)
-    program = program.replace('".run/key_file.json"', repr(str(server.key_file)))
+    key_file = server.run_dir / LOCAL_KEY_FILE
+    assert '".run/api-key"' in program and key_file.is_file()
+    program = program.replace('".run/api-key"', repr(str(key_file)))
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
     )

