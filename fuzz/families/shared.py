@@ -1,5 +1,6 @@
 """Families every model gets: hostile JSON, broken JSON syntax, wrong content types,
-broken multipart, bodies over (and just under) the size limit, payloads in the query."""
+broken multipart, bodies over (and just under) the size limit, payloads in the query, and
+broken HTTP itself (fuzz/families/http.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import gzip
 from random import Random
 
 from fuzz import fragments
+from fuzz.families.http import broken_http
 from fuzz.family import MAX_REQUEST_SIZE, Family, Make, Shape, pick
 from fuzz.mutate import bit_flips, truncated
 from fuzz.wire import BOUNDARY, FORM, JSON, TEXT, Part, Request, multipart, multipart_type
@@ -242,4 +244,5 @@ def families(shape: Shape, json_weight: int = 1) -> list[Family]:
         Family("multipart", 3, broken_multipart(shape)),
         Family("oversize", 1, oversize(shape)),
         Family("query", 1, in_query(shape)),
+        Family("http", 3, broken_http(shape)),
     ]

@@ -26,6 +26,7 @@ from client.tokens import read_key_file
 from server.settings import (
     CONTAINER_RUN_DIR_ENV,
     KEY_FILE,
+    LOCAL_KEY_FILE,
     MANAGEMENT_PORT_ENV,
     METRICS_PORT_ENV,
     PORT_ENV,
@@ -129,11 +130,18 @@ class Container:
     def write(self, path: str, text: str) -> None:
         (self.root / path.lstrip("/")).write_text(text)  # in place: owner and mode stay
 
+    def run_dir(self) -> Path:
+        """The run folder, seen from here."""
+        return self.root / self.env(CONTAINER_RUN_DIR_ENV).lstrip("/")
+
     def key_file(self) -> Path:
-        """The run folder's key file, seen from here."""
-        return self.root / self.env(CONTAINER_RUN_DIR_ENV).lstrip("/") / KEY_FILE
+        """TorchServe's key file (its management key), seen from here."""
+        return self.run_dir() / KEY_FILE
 
     def key(self, kind: str = "inference") -> str:
+        """The front door's API key (the one it generated), or TorchServe's ``kind`` key."""
+        if kind == "inference":
+            return (self.run_dir() / LOCAL_KEY_FILE).read_text().strip()
         return read_key_file(self.key_file())[kind]
 
     def has_key_file(self) -> bool:
@@ -258,7 +266,7 @@ def run_container(
     Teardown checks what `docker stop` relies on: SIGTERM ends the main process with status
     0 within STOP_TIMEOUT and leaves nothing running.
     """
-    inference, management, metrics, grpc_inference, grpc_management = free_ports(5)
+    inference, management, metrics = free_ports(3)
     log = tmp_path_factory.mktemp(name) / "container.log"
     container = Container(f"{name}-{os.getpid()}", log)
     ports = {
@@ -266,14 +274,9 @@ def run_container(
         MANAGEMENT_PORT_ENV: str(management),
         METRICS_PORT_ENV: str(metrics),
     }
-    # TorchServe always starts gRPC too (loopback); on the host's network it needs free ports.
-    args = [
-        f"--set=grpc_inference_port={grpc_inference}",
-        f"--set=grpc_management_port={grpc_management}",
-    ]
     stopped: int | None = None
     try:
-        container.start(ports | env, args)
+        container.start(ports | env, [])
         container.wait_healthy()
         yield Server(container, inference, management, metrics)
         stopped = container.stop()

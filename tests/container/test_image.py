@@ -1,9 +1,10 @@
-"""The image as shipped (default settings): every model answers, tokens are enforced, the
-health check tells READY from not, nothing runs as root, and SIGTERM stops it cleanly."""
+"""The image as shipped (default settings): every model answers through the front door,
+keys are enforced, the health check tells READY from not, nothing runs as root, and SIGTERM
+stops it cleanly."""
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +17,10 @@ from server.launcher import read_properties
 from tests.container.conftest import Server, image_config, run_container
 from tests.images import render
 
-INVALID_KEY = {
-    "code": 400,
-    "type": "InvalidKeyException",
-    "message": (
-        "Token Authorization failed. Token either incorrect, expired, or not provided correctly"
-    ),
+UNAUTHORIZED = {
+    "code": 401,
+    "type": "Unauthorized",
+    "message": "missing or unknown API key: send Authorization: Bearer <key>",
 }
 CANCER_LABELS = ["malignant", "benign"]
 MODELS = ["cancer", "digits", "minilm"]
@@ -39,7 +38,7 @@ def test_image_config_is_non_root_exec_form_with_a_healthcheck() -> None:
     assert group.isdigit() and int(group) != 0, f"USER's group should be non-root: {group!r}"
     assert config["Entrypoint"] == ["python", "-m", "container.entrypoint"]
     assert config["Healthcheck"]["Test"] == ["CMD", "python", "-m", "container.healthcheck"]
-    assert set(config["ExposedPorts"]) == {"8080/tcp", "8082/tcp"}, "only inference + metrics"
+    assert set(config["ExposedPorts"]) == {"8080/tcp"}, "only the front door"
 
 
 def test_digits_predicts_held_out_pngs(server: Server) -> None:
@@ -81,10 +80,19 @@ def test_minilm_embeds_texts(server: Server) -> None:
 
 
 @pytest.mark.parametrize("token", [None, "wrong"], ids=["no-token", "wrong-token"])
-def test_predictions_need_the_token(server: Server, token: str | None) -> None:
+def test_predictions_need_the_key(server: Server, token: str | None) -> None:
     response = server.predict("cancer", token=token, json={"inputs": [0.0] * 30})
-    assert response.status_code == 400, response.text
-    assert response.json() == INVALID_KEY
+    assert response.status_code == 401, response.text
+    assert response.json() == UNAUTHORIZED
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+def test_a_key_is_generated_once_and_never_logged(server: Server) -> None:
+    path = server.container.run_dir() / "api-key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    key = server.container.key()
+    assert len(key) >= 32
+    assert key not in server.container.log.read_text(errors="replace")
 
 
 def test_metrics_answer_without_token(server: Server) -> None:
@@ -94,19 +102,32 @@ def test_metrics_answer_without_token(server: Server) -> None:
     assert 'ts_inference_requests_total{model_name="cancer",' in response.text
 
 
-def test_listens_on_all_interfaces_but_management_on_loopback(server: Server) -> None:
+def test_only_the_door_listens_on_all_interfaces(server: Server) -> None:
+    """The door on every interface; TorchServe (inference, metrics, management, gRPC) and the
+    door's metrics on loopback only."""
     props = read_properties(server.container.read("/app/run/config.properties"))
-    assert props["inference_address"].startswith("http://0.0.0.0:"), props["inference_address"]
-    assert props["metrics_address"].startswith("http://0.0.0.0:"), props["metrics_address"]
-    assert props["management_address"].startswith("http://127.0.0.1:")
+    for key in ("inference_address", "metrics_address", "management_address"):
+        assert props[key].startswith("http://127.0.0.1:"), f"{key}: {props[key]}"
+    assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
     assert props["disable_token_authorization"] == "false"
+    table = Path("/proc/net/tcp").read_text()  # the host's network: the container's sockets
+    listening = {
+        (fields[1].split(":")[0], int(fields[1].split(":")[1], 16))
+        for fields in (line.split() for line in table.splitlines()[1:])
+        if fields[3] == "0A"  # LISTEN
+    }
+    inference_port = int(server.inference_url.rsplit(":", 1)[1])
+    metrics_port = int(server.metrics_url.rsplit(":", 1)[1])
+    assert ("00000000", inference_port) in listening, "the door on 0.0.0.0"
+    assert ("0100007F", metrics_port) in listening, "metrics on 127.0.0.1 only"
+    assert ("00000000", metrics_port) not in listening
 
 
 def test_every_process_runs_as_the_image_user(server: Server) -> None:
     uid, gid = (int(part) for part in image_config()["User"].split(":"))
     pids = server.container.pids()
     names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids}
-    assert {"java", "python"} <= names, f"expected the entrypoint, Java and workers: {names}"
+    assert {"java", "python", "haproxy"} <= names, f"expected entrypoint, door, Java: {names}"
     for pid in pids:
         status = dict(
             line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -119,7 +140,10 @@ def test_every_process_runs_as_the_image_user(server: Server) -> None:
 def test_healthcheck_passes(server: Server) -> None:
     result = server.container.healthcheck()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == f"healthy: {', '.join(MODELS)} READY\n"
+    states = ", ".join(f'"{name}": 1' for name in MODELS)
+    assert result.stdout == f'healthy: 200 {{"status": "ready", "models": {{{states}}}}}\n'
+    live = requests.get(f"{server.inference_url}/health/live", timeout=10)
+    assert (live.status_code, live.json()) == (200, {"status": "alive"})
 
 
 def test_healthcheck_fails_while_a_model_has_no_ready_worker(server: Server) -> None:
@@ -130,23 +154,15 @@ def test_healthcheck_fails_while_a_model_has_no_ready_worker(server: Server) -> 
     response = server.scale("cancer", 0)
     assert response.status_code == 200, response.text
     try:
+        # The door checks each model every second: poll for the change.
+        deadline = time.monotonic() + 15
         result = server.container.healthcheck()
+        while result.returncode == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)  # polling interval of a state change
+            result = server.container.healthcheck()
         assert result.returncode == 1, result.stdout + result.stderr
-        assert result.stdout == "unhealthy: cancer: no READY worker (workers: [])\n"
+        assert result.stdout.startswith("unhealthy: 503 "), result.stdout
+        assert '"cancer": 0' in result.stdout and '"digits": 1' in result.stdout
     finally:
         assert server.scale("cancer", workers).status_code == 200
-    result = server.container.healthcheck()
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_healthcheck_renews_an_expired_management_key(server: Server) -> None:
-    """A stale management key (as after token_expiration_min) is replaced via the API key."""
-    path = "/app/run/key_file.json"
-    keys = json.loads(server.container.read(path))
-    keys["management"]["key"] = "expired"
-    server.container.write(path, json.dumps(keys))
-    result = server.container.healthcheck()
-    assert result.returncode == 0, result.stdout + result.stderr
-    renewed = json.loads(server.container.read(path))
-    assert renewed["management"]["key"] not in ("expired", ""), renewed
-    assert renewed["API"]["key"] == keys["API"]["key"]
+    server.container.wait_healthy(timeout=60)

@@ -12,10 +12,10 @@ from container.entrypoint import main, overrides, workers
 from tests.container.conftest import Server, run_container
 
 
-def test_defaults_listen_everywhere_with_tokens_on() -> None:
+def test_defaults_the_door_everywhere_metrics_inside_keys_on() -> None:
     assert overrides({}) == {
         "inference_address": "http://0.0.0.0:8080",
-        "metrics_address": "http://0.0.0.0:8082",
+        "metrics_address": "http://127.0.0.1:8082",
         "management_address": "http://127.0.0.1:8081",
         "disable_token_authorization": "false",
     }
@@ -27,8 +27,8 @@ def test_platform_settings() -> None:
         "PORT": "10000",
         "METRICS_PORT": "9100",
         "MANAGEMENT_PORT": "9101",
+        "METRICS_HOST": "0.0.0.0",
         "TS_DISABLE_TOKEN_AUTHORIZATION": "True",
-        "TS_TOKEN_EXPIRATION_MIN": "720",
         "TS_WORKERS": "3",
     }
     assert overrides(env) == {
@@ -36,7 +36,6 @@ def test_platform_settings() -> None:
         "metrics_address": "http://0.0.0.0:9100",
         "management_address": "http://127.0.0.1:9101",
         "disable_token_authorization": "true",
-        "token_expiration_min": "720",
     }
     assert workers(env) == 3
 
@@ -47,7 +46,7 @@ def test_platform_settings() -> None:
         ({"PORT": "http"}, "PORT must be a port number 1-65535, got 'http'"),
         ({"PORT": "70000"}, "PORT must be a port number 1-65535, got '70000'"),
         ({"TS_DISABLE_TOKEN_AUTHORIZATION": "maybe"}, "TS_DISABLE_TOKEN_AUTHORIZATION must be"),
-        ({"TS_TOKEN_EXPIRATION_MIN": "0"}, "TS_TOKEN_EXPIRATION_MIN must be a number of minutes"),
+        ({"METRICS_HOST": "10.0.0.1"}, "METRICS_HOST must be 127.0.0.1 or 0.0.0.0"),
         ({"PORT": "8082"}, "PORT, MANAGEMENT_PORT and METRICS_PORT must differ"),
     ],
 )
@@ -65,6 +64,22 @@ def test_bad_worker_counts_are_named(value: str) -> None:
 def test_bad_settings_exit_2_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([], env={"PORT": "0"}) == 2
     assert capsys.readouterr().err == "entrypoint: PORT must be a port number 1-65535, got '0'\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TSERVE_API_KEYS": "short"}, "TSERVE_API_KEYS item 1: an API key must be 16-256"),
+        ({"TSERVE_API_KEYS_FILE": "/nonexistent"}, "TSERVE_API_KEYS_FILE=/nonexistent: No such"),
+    ],
+)
+def test_bad_keys_exit_2_naming_the_problem_not_the_key(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], message: str
+) -> None:
+    assert main([], env=env) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"entrypoint: {message}"), err
+    assert "short" not in err.split(":", 2)[2] or "TSERVE_API_KEYS_FILE" in env
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -33,7 +34,9 @@ def door_address(server: TorchServe) -> tuple[str, int]:
     return host, int(port)
 
 
-def exchange(server: TorchServe, raw: bytes, timeout: float = 15.0) -> tuple[int, dict, bytes]:
+def exchange(
+    server: TorchServe, raw: bytes, timeout: float = 15.0
+) -> tuple[int, dict[str, str], bytes]:
     """Send ``raw`` bytes on a new connection; the status, headers and body of the answer
     (read until the server closes or the body is complete). Fails on a reset or a hang."""
     with socket.create_connection(door_address(server), timeout=timeout) as sock:
@@ -87,13 +90,15 @@ def test_torchserves_own_key_does_not_open_the_door(server: TorchServe) -> None:
     assert answer.status_code == 401
 
 
-def access_line(server: TorchServe, request_id: str) -> dict:
+def access_line(server: TorchServe, request_id: str) -> dict[str, Any]:
     """The door's access-log line of ``request_id`` (HAProxy writes it once the answer is
     sent, so it may come a moment after the client has the answer)."""
-    found: dict = {}
+    found: dict[str, Any] = {}
 
     def logged() -> bool:
         for line in server.door.log_file.read_text().splitlines():
+            if not line.startswith("{"):  # HAProxy's own notices ("Proxy ... stopped")
+                continue
             entry = json.loads(line)
             if entry["request_id"] == request_id:
                 found.update(entry)

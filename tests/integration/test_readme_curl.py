@@ -84,7 +84,7 @@ def test_readme_curl_command(example: CurlExample, server: TorchServe, tmp_path:
     for port, attribute in README_PORTS.items():
         command = command.replace(f"http://127.0.0.1:{port}", getattr(server, attribute))
     (tmp_path / ".curlrc").write_text(CURLRC)
-    env = os.environ | {"TOKEN": server.api_key() or "", "CURL_HOME": str(tmp_path)}
+    env = os.environ | {"TOKEN": server.api_key(), "CURL_HOME": str(tmp_path)}
     result = subprocess.run(
         ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )

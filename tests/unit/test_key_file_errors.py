@@ -11,12 +11,8 @@ import pytest
 from client.cli import main
 
 SHAPE = '{"inference": {"key": "..."}, "management": {"key": "..."}, ...}'
-NOT_YET = pytest.mark.xfail(
-    strict=True, reason="needs the read_key_file change to client/tokens.py (issue 20, item 6)"
-)
 
 
-@NOT_YET
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

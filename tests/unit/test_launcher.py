@@ -244,3 +244,9 @@ def test_a_port_in_use_is_named_before_java_starts(
             ServerError, match=f"already in use: management_address 127.0.0.1:{port};"
         ):
             server.start()
+
+
+def test_a_left_over_version_copy_is_not_a_model_of_its_own(tmp_path: Path) -> None:
+    for name in ("cancer", "cancer-2.0", "digits", "my-model", "minilm-1.0.1"):
+        (tmp_path / f"{name}.mar").write_bytes(b"")
+    assert launcher.store_models(tmp_path) == ["cancer", "digits", "minilm-1.0.1", "my-model"]

@@ -31,7 +31,7 @@ from client import (
 from server.launcher import TorchServe
 from server.settings import MODEL_STORE, ROOT
 from tests.integration.archives import packed_workers
-from tests.integration.clients import client_env, client_for
+from tests.integration.clients import UNAUTHORIZED, client_env, client_for
 from tests.integration.management.conftest import V2_ARCHIVE
 
 ROW = json.loads((ROOT / "examples" / "cancer_row.json").read_text())["inputs"]
@@ -342,10 +342,13 @@ def test_missing_or_invalid_token(registry: TorchServe, tmp_path: Path, token: s
     )
     for call in (
         outsider.list_models,
-        lambda: outsider.predict("cancer", vector=ROW),
         lambda: outsider.register("cancer.mar", model_name="outsider"),
     ):
         expect_error(call, AuthError, 400, "InvalidKeyException", message)
+    # A prediction meets the front door first: its 401.
+    expect_error(
+        lambda: outsider.predict("cancer", vector=ROW), AuthError, 401, "Unauthorized", UNAUTHORIZED
+    )
 
 
 def test_deleting_the_default_version_others_depend_on(admin: Client) -> None:
