@@ -48,7 +48,7 @@ status: ## is the `make serve` TorchServe running
 test: install-dev archive install-haproxy ## run every test: unit, component, then integration against a real TorchServe
 	$(PY) -m pytest
 
-test-unit: install-dev ## the tests that need nothing but the venv (no archives, database or server)
+test-unit: install-dev install-haproxy ## the tests that need nothing but the venv (no archives, database or server)
 	$(PY) -m pytest tests/unit
 
 test-component: install-dev archive ## the tests of the archives, training and PostgreSQL, without TorchServe

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -35,11 +36,14 @@ from server.api_keys import digest
 from server.settings import DOOR_CONFIG, KEY_MAX_INFLIGHT_ENV, KEY_RATE_LIMIT_ENV
 
 KEY_MAX_INFLIGHT = 256  # concurrent requests per key (429 beyond)
-MAXCONN = 4096  # client connections at once; more wait in the kernel's queue
+MAXCONN = 4096  # client connections at once (fewer if the open-files limit is low)
 BACKEND_MAXCONN = 256  # connections to TorchServe; more requests queue in the door (10 s)
 SERVER_TIMEOUT = "90s"  # TorchServe answers within default_response_timeout (60 s)
 DRAIN_TIMEOUT = "30s"  # a soft stop waits this long for requests in flight
 CHECK_INTERVAL = "1s"  # readiness checks: a model turns ready at most this late
+# HAProxy counts a checked server as up until its first check says otherwise: readiness is
+# false for this many seconds after the door starts, by when every model has been checked.
+CHECK_GRACE = 3
 # HAProxy's own answers (config/haproxy.cfg's errorfile lines): the request it could not
 # parse, a slow client, a full queue, TorchServe down.
 ERRORS = {
@@ -84,7 +88,8 @@ def error_file(status: int, type_: str, message: str) -> bytes:
 
 def readiness_config(models: Sequence[str]) -> str:
     """``backend health_ready`` and one health-checked backend per model."""
-    up = " ".join(f"{{ nbsrv(ready_{name}) ge 1 }}" for name in models)
+    checked = f'{{ date,sub("${{DOOR_STARTED}}") ge {CHECK_GRACE} }}'
+    up = " ".join([checked, *(f"{{ nbsrv(ready_{name}) ge 1 }}" for name in models)])
     states = ", ".join(f'\\"{name}\\": %[nbsrv(ready_{name})]' for name in models)
     lines = [
         "backend health_ready",
@@ -108,6 +113,18 @@ def readiness_config(models: Sequence[str]) -> str:
             "fall 1 rise 1",
         ]
     return "\n".join(lines) + "\n"
+
+
+def connection_limit() -> int:
+    """Client connections the door takes at once: ``MAXCONN``, or what the open-files limit
+    allows (HAProxy needs two descriptors a connection), after raising the soft limit to the
+    hard one (a container's may be 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return max(64, min(MAXCONN, (soft - 64) // 2))
 
 
 def _limit(env: Mapping[str, str], name: str, default: int) -> int:
@@ -167,11 +184,12 @@ class Door:
             "DOOR_METRICS_BIND": self.metrics_bind,
             "DOOR_STATE_DIR": str(self.state_dir),
             "DOOR_AUTH": "on" if auth else "off",
-            "DOOR_MAXCONN": str(MAXCONN),
+            "DOOR_MAXCONN": str(connection_limit()),
             "DOOR_THREADS": "1",
             "DOOR_BACKEND_MAXCONN": str(BACKEND_MAXCONN),
             "DOOR_SERVER_TIMEOUT": SERVER_TIMEOUT,
             "DOOR_DRAIN_TIMEOUT": DRAIN_TIMEOUT,
+            "DOOR_STARTED": str(int(time.time())),
             "DOOR_MAX_BODY": str(self.max_body),
             "DOOR_KEY_MAX_INFLIGHT": str(_limit(env, KEY_MAX_INFLIGHT_ENV, KEY_MAX_INFLIGHT)),
             "DOOR_KEY_RATE_LIMIT": str(_limit(env, KEY_RATE_LIMIT_ENV, 0)),
@@ -262,13 +280,3 @@ class Door:
                 process.kill()
                 process.wait(timeout=5)
         self.pid_file.unlink(missing_ok=True)
-
-
-def wait_for(predicate: object, timeout: float, poll: float = 0.1) -> bool:
-    """Poll ``predicate()`` until true or ``timeout`` s; whether it became true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return True
-        time.sleep(poll)  # polling interval of a condition, not a wait for it
-    return False

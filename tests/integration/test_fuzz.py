@@ -9,7 +9,7 @@ from fuzz.run import run
 from fuzz.valid import MODELS
 from server.launcher import TorchServe
 
-CASES = 800  # every family about ten times; `make fuzz` sends 10,000
+CASES = 900  # every family about ten times; `make fuzz` sends 10,000
 SEED = 13
 
 
