@@ -608,14 +608,18 @@ class TorchServe:
             flush=True,
         )
         ended.wait()
-        door_alive, ts_alive = self.door.is_running(), self.is_running()
+        which = self._which_died()
         self.stop(timeout=stop_timeout)
         if stopping.is_set():
             print(f"{name}: stopped on request", flush=True)
             return 0
-        which = "TorchServe" if door_alive or not ts_alive else "the front door (HAProxy)"
         print(f"{name}: {which} exited on its own", file=sys.stderr, flush=True)
         return 1
+
+    def _which_died(self) -> str:
+        if not self.door.is_running() and self.is_running():
+            return "the front door (HAProxy)"
+        return "TorchServe"
 
     def _ready_unless(self, ended: threading.Event, timeout: float) -> None:
         """``wait_ready``, given up (ServerError) once ``ended`` is set."""
@@ -626,7 +630,7 @@ class TorchServe:
             if time.monotonic() > deadline:
                 raise ServerError(f"not READY after {timeout:.0f}s:\n{self.log_tail()}")
             ended.wait(0.5)  # polling interval of the readiness check
-        raise ServerError(f"stopped before READY:\n{self.log_tail()}")
+        raise ServerError(f"{self._which_died()} exited before READY:\n{self.log_tail()}")
 
     def door_log_tail(self, lines: int = 20) -> str:
         path = self.run_dir / "logs" / "door.log"
