@@ -2,29 +2,36 @@
 
     python -m container.healthcheck        exit 0 healthy, 1 not
 
-It asks the door's ``/health/ready`` on the container's loopback (no key needed), the same
-answer a Kubernetes readiness probe or a PaaS router gets: 200 once every worker of every
-model is READY (the door's health checks read TorchServe's management API).
+It asks the door's ``/health/ready`` (no key needed) at the address the running server
+wrote to ``server.json`` in its run folder (``TS_RUN_DIR``): the same answer a Kubernetes
+readiness probe or a PaaS router gets, 200 once every worker of every model is READY (the
+door's health checks read TorchServe's management API). The address comes from the run
+folder, not ``PORT``: a health check may run without the container's environment.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 
 import requests
 
-from container.entrypoint import DEFAULT_PORTS
-from server.settings import HEALTH_READY_PATH, HOST, PORT_ENV
+from server.settings import CONTAINER_RUN_DIR, CONTAINER_RUN_DIR_ENV, HEALTH_READY_PATH, SERVER_FILE
 
 TIMEOUT = 4.0  # s; the image's HEALTHCHECK allows 10 s in all
 
 
 def main() -> int:
-    port = os.environ.get(PORT_ENV, "").strip() or str(DEFAULT_PORTS[PORT_ENV])
+    run_dir = Path(os.environ.get(CONTAINER_RUN_DIR_ENV, "").strip() or CONTAINER_RUN_DIR)
     try:
-        answer = requests.get(f"http://{HOST}:{port}{HEALTH_READY_PATH}", timeout=TIMEOUT)
-    except requests.RequestException as error:
+        url = json.loads((run_dir / SERVER_FILE).read_text())["inference_url"]
+        answer = requests.get(f"{url}{HEALTH_READY_PATH}", timeout=TIMEOUT)
+    except FileNotFoundError:
+        print(f"unhealthy: not started ({run_dir / SERVER_FILE} is not there yet)")
+        return 1
+    except (ValueError, KeyError, requests.RequestException) as error:
         print(f"unhealthy: {type(error).__name__}: {error}")
         return 1
     healthy = answer.status_code == 200
