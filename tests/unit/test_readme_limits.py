@@ -35,7 +35,7 @@ def test_every_documented_limit_is_the_enforced_one() -> None:
         "image metadata chunk (PNG text or ICC profile, decompressed)": (
             PngImagePlugin.MAX_TEXT_CHUNK
         ),
-        "request body (TorchServe's `max_request_size`, answered by the frontend)": int(
+        "request body (TorchServe's `max_request_size`, answered by the front door)": int(
             properties["max_request_size"]
         ),
     }
