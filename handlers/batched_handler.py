@@ -13,7 +13,11 @@ Subclasses say how to validate one request (``parse``), which model-input rows i
   frontend's ``/metrics`` at most once per ``metrics_interval_s``, and logged as one JSON
   line per request (logger ``handlers.requests``; config/log4j2.xml writes them to
   logs/request_log.log);
-- ``GET /models/<m>?customized=true`` returns the metadata the build wrote.
+- ``GET /models/<m>?customized=true`` returns the metadata the build wrote;
+- the KServe routes (handlers/protocols.py): a v2 request's tensors (``parse_v2``) or a v1
+  request's instances (``parse_v1``) become the same parsed request as a native body, so
+  they batch with any other; their answers are ``answer_v2``'s tensors and ``answer_v1``'s
+  predictions, their refusals the protocol's ``{"error": "..."}`` with the same status.
 """
 
 from __future__ import annotations
@@ -43,9 +47,24 @@ from handlers.errors import (
     InternalError,
     RequestError,
     error_body,
+    protocol_error,
     status_of,
 )
 from handlers.payload import FORM_TYPE, Payload, find_payload, media_type
+from handlers.protocols import (
+    BINARY_HEADER,
+    EXPLAIN_HEADER,
+    NATIVE,
+    V1,
+    V2,
+    V2Request,
+    instances,
+    kserve_document,
+    protocol_of,
+    read_v2,
+    selected,
+    v2_answer,
+)
 
 MAX_LOGGED_MESSAGE = 200  # characters of a refusal's message in its log line
 METRICS_INTERVAL = 1.0  # s between two sends of the metrics (model YAML: metrics_interval_s)
@@ -92,6 +111,14 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         """One request's payload, validated; raise InputError naming what is wrong."""
         raise NotImplementedError
 
+    def parse_v2(self, request: V2Request) -> Any:
+        """A v2 request's tensors as what ``parse`` returns; raise InputError."""
+        raise InputError("this model does not read the Open Inference Protocol")
+
+    def parse_v1(self, instances: list[Any]) -> Any:
+        """A v1 request's instances as what ``parse`` returns; raise InputError."""
+        raise InputError("this model does not read KServe v1 instances")
+
     def rows_of(self, request: Any) -> Sequence[Any]:
         """The model-input rows of a parsed request (by default, the request itself)."""
         return request
@@ -101,18 +128,53 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         tensor, or a dict of named tensors when ``forward`` returns several outputs)."""
         raise NotImplementedError
 
+    def answer_v2(self, outputs: Any, request: Any) -> list[dict[str, Any]]:
+        """The v2 output tensors for one parsed request (handlers.protocols.output)."""
+        raise NotImplementedError
+
+    def answer_v1(self, outputs: Any, request: Any) -> list[Any]:
+        """The v1 predictions for one parsed request, one per instance."""
+        raise NotImplementedError
+
     def preprocess(self, data: list[dict[str, Any]]) -> Batch:
         batch = Batch()
+        # Per request: its protocol, and for v2 what the answer needs (id, outputs asked).
+        self._calls: list[tuple[str, V2Request | None]] = []
         for index, row in enumerate(data):
+            self._calls.append((NATIVE, None))
             try:
                 payload = find_payload(row, self._content_types(index, row), self._form(index))
-                request = self.parse(payload)
+                request = self._parse(index, payload)
                 batch.add(self.rows_of(request), request)
             except InputError as error:
                 batch.reject(error)
             except Exception:
                 batch.reject(self._fault(index, "parsing"))
         return batch
+
+    def _parse(self, index: int, payload: Payload) -> Any:
+        """One request by its protocol: native, or a KServe route's (TorchServe marks those
+        with the header ``explain``)."""
+        explain = self._header(index, EXPLAIN_HEADER)
+        if explain is None:
+            return self.parse(payload)
+        self._calls[index] = (V2, None)  # a KServe route: its refusals are {"error": ...}
+        document, binary = kserve_document(payload, self._header(index, BINARY_HEADER))
+        if protocol_of(explain, document) == V1:
+            self._calls[index] = (V1, None)
+            return self.parse_v1(instances(document))
+        v2 = read_v2(document, binary)
+        self._calls[index] = (V2, v2)
+        return self.parse_v2(v2)
+
+    def _answer(self, index: int, outputs: Any, request: Any) -> Any:
+        protocol, v2 = self._call(index)
+        if protocol == V1:
+            return {"predictions": self.answer_v1(outputs, request)}
+        if protocol == V2 and v2 is not None:
+            tensors = selected(self.answer_v2(outputs, request), v2.outputs)
+            return v2_answer(self.metadata["model"], self.metadata["version"], v2.id, tensors)
+        return self.answer(outputs, request)
 
     def forward(self, parts: list[Any]) -> Any:
         """One model call over every valid request's rows, in order: one output row each
@@ -154,10 +216,14 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                     # orjson writes numpy arrays directly: a 384-float embedding in ~10 us
                     # instead of ~190 us through json.dumps of a list.
                     answers.append(
-                        orjson.dumps(self.answer(*result), option=orjson.OPT_SERIALIZE_NUMPY)
+                        orjson.dumps(
+                            self._answer(index, *result), option=orjson.OPT_SERIALIZE_NUMPY
+                        )
                     )
                     self._outcomes.append(self._outcome(index, 200))
                     continue
+                except RequestError as error:  # e.g. a v2 request asked for no such output
+                    result = error
                 except Exception:
                     result = self._fault(index, "answering")
             answers.append(self._refuse(index, result))
@@ -188,7 +254,11 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                 type(error).__name__,
                 message,
             )
-        return error_body(error)
+        return error_body(error) if self._call(index)[0] == NATIVE else protocol_error(error)
+
+    def _call(self, index: int) -> tuple[str, V2Request | None]:
+        calls = getattr(self, "_calls", [])
+        return calls[index] if index < len(calls) else (NATIVE, None)
 
     def _fault(self, index: int, stage: str) -> InternalError:
         """A bug met while serving request ``index``: logged once, with its traceback."""
@@ -265,6 +335,14 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
                     )
                     self._metric_objects[name] = metric
                 metric.add_or_update(value, list(labels.values()))
+
+    def _header(self, index: int, name: str) -> str | None:
+        """Header ``name`` of request ``index`` (TorchServe keeps the client's spelling)."""
+        for spelling in (name, name.lower(), name.title()):
+            value = self.context.get_request_header(index, spelling)
+            if value is not None:
+                return value if isinstance(value, str) else str(value)
+        return None
 
     def _form(self, index: int) -> bool:
         """Whether request ``index`` came as a URL-encoded form (curl -d's default type)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from contracts.errors import error_body as error_document
+from contracts.oip import error_body as protocol_document
 
 
 class RequestError(Exception):
@@ -55,3 +56,9 @@ def status_of(error: RequestError) -> int:
 def error_body(error: RequestError) -> str:
     """JSON body shaped like TorchServe's own errors: ``{"code", "type", "message"}``."""
     return json.dumps(error_document(status_of(error), type(error).__name__, str(error)))
+
+
+def protocol_error(error: RequestError) -> str:
+    """The KServe protocols' error body (v1 and v2): ``{"error": "..."}``; the status is
+    the same as for the native body."""
+    return json.dumps(protocol_document(str(error)))

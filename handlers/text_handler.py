@@ -3,7 +3,9 @@
 Embeddings are the model card's recipe: mean of the token embeddings under the attention
 mask, then L2 normalisation. With ``labels``, the labels come back ranked by cosine
 similarity to the text: a zero-shot classifier on the same embeddings. Texts longer than
-the model's 256 tokens are truncated (as sentence-transformers does) and flagged.
+the model's 256 tokens are truncated (as sentence-transformers does) and flagged. On the
+KServe routes: a v2 ``text`` BYTES tensor (and optional ``labels``), or v1 instances, one
+text each (contracts/oip.py).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any
 
 import torch
 
-from contracts import text
+from contracts import oip, text
 from contracts.pooling import filled, mean_pooled
 from handlers.batched_handler import BatchedHandler
-from handlers.errors import PayloadTooLarge
+from handlers.errors import InputError, PayloadTooLarge
 from handlers.payload import Payload
+from handlers.protocols import V2Request, element_text, output
 from handlers.text_parsing import TextRequest, text_request
 
 # Everything the model needs is inside the archive: never reach for the hub.
@@ -49,6 +52,31 @@ class TextHandler(BatchedHandler):
         request = text_request(payload)
         self._check_tokens(request.rows)
         return request
+
+    def parse_v2(self, request: V2Request) -> TextRequest:
+        tensors = request.inputs
+        unknown = set(tensors) - {oip.TEXT, oip.LABELS}
+        if oip.TEXT not in tensors or unknown:
+            raise InputError(
+                f'a v2 request to this model has the input "{oip.TEXT}" (BYTES, one text per '
+                f'element) and optionally "{oip.LABELS}" (BYTES); got {sorted(tensors)}'
+            )
+        texts = self._texts(tensors[oip.TEXT])
+        document: dict[str, Any] = {text.INPUTS: texts}
+        if oip.LABELS in tensors:
+            if len(texts) != 1:
+                raise InputError(f'"{oip.LABELS}" are ranked against one text, got {len(texts)}')
+            document = {text.TEXT: texts[0], text.LABELS: self._texts(tensors[oip.LABELS])}
+        return self.parse(Payload(document, "application/json"))
+
+    @staticmethod
+    def _texts(tensor: Any) -> list[str]:
+        if tensor.datatype != "BYTES":
+            raise InputError(f"input {tensor.name!r}: texts are BYTES, not {tensor.datatype}")
+        return [element_text(item, tensor.name) for item in tensor.data]
+
+    def parse_v1(self, instances: list[Any]) -> TextRequest:
+        return self.parse(Payload({text.INPUTS: instances}, "application/json"))
 
     def _check_tokens(self, texts: list[str]) -> None:
         """Refuse a request whose texts make more than MAX_TOKENS_PER_REQUEST tokens.
@@ -94,3 +122,29 @@ class TextHandler(BatchedHandler):
             return text.embedding_answer(embeddings.contiguous().numpy(), truncated.tolist())
         scores = (embeddings[count:] @ embeddings[0]).tolist()
         return text.ranking_answer(request.labels, scores, bool(truncated[0]))
+
+    def answer_v1(self, outputs: dict[str, torch.Tensor], request: TextRequest) -> list[Any]:
+        embeddings, truncated = outputs["embeddings"].contiguous().numpy(), outputs["truncated"]
+        return [
+            {"embedding": vector, "truncated": cut}
+            for vector, cut in zip(embeddings, truncated.tolist(), strict=True)
+        ]
+
+    def answer_v2(
+        self, outputs: dict[str, torch.Tensor], request: TextRequest
+    ) -> list[dict[str, Any]]:
+        answer = self.answer(outputs, request)
+        if text.is_ranking(answer):
+            ranked = answer["labels"]
+            return [
+                output(oip.LABEL, "BYTES", [1], [answer["label"]]),
+                output(oip.LABELS, "BYTES", [len(ranked)], [item["label"] for item in ranked]),
+                output(oip.SCORES, "FP32", [len(ranked)], [item["score"] for item in ranked]),
+                output(oip.TRUNCATED, "BOOL", [1], [answer["truncated"]]),
+            ]
+        embeddings = outputs["embeddings"][: len(request.texts)].contiguous().numpy()
+        count, dimension = embeddings.shape
+        return [
+            output(oip.EMBEDDINGS, "FP32", [count, dimension], embeddings.reshape(-1)),
+            output(oip.TRUNCATED, "BOOL", [count], outputs["truncated"].tolist()),
+        ]
