@@ -55,10 +55,12 @@ from handlers.protocols import (
     BINARY_HEADER,
     EXPLAIN_HEADER,
     NATIVE,
+    URL_PATH_HEADER,
     V1,
     V2,
     V2Request,
     instances,
+    is_kserve,
     kserve_document,
     protocol_of,
     read_v2,
@@ -153,10 +155,10 @@ class BatchedHandler(BaseHandler):  # TorchServe ships no type hints: BaseHandle
         return batch
 
     def _parse(self, index: int, payload: Payload) -> Any:
-        """One request by its protocol: native, or a KServe route's (TorchServe marks those
-        with the header ``explain``)."""
+        """One request by its protocol: native, or a KServe route's (told apart by the
+        headers TorchServe adds: handlers/protocols.py)."""
         explain = self._header(index, EXPLAIN_HEADER)
-        if explain is None:
+        if not is_kserve(explain, self._header(index, URL_PATH_HEADER)):
             return self.parse(payload)
         self._calls[index] = (V2, None)  # a KServe route: its refusals are {"error": ...}
         document, binary = kserve_document(payload, self._header(index, BINARY_HEADER))

@@ -1,8 +1,10 @@
 """Read the KServe protocols' envelopes: v2 (Open Inference Protocol) and v1.
 
 TorchServe 0.12 routes ``POST /v2/models/<m>/infer`` and ``/v1/models/<m>:predict`` to the
-model's handler as an ordinary request, marked by the header ``explain`` it adds (``False``,
-``True`` for ``:explain``); the body is the protocol's JSON, read here. A v2 request holds
+model's handler as an ordinary request. Its frontend adds the header ``explain`` (``False``;
+``True`` for ``:explain``) to those and to ``/predictions/<m>``, and ``url_path`` to
+``/predictions`` only (InferenceRequestHandler): ``explain`` without ``url_path`` is a
+KServe route. The body is the protocol's JSON, read here. A v2 request holds
 named tensors (``name``, ``shape``, ``datatype``, ``data``, nested or flat, row-major), as
 JSON or with the binary tensor extension (``Inference-Header-Content-Length``: the JSON
 header, then each input's raw bytes, ``parameters.binary_data_size`` of them, in order),
@@ -28,7 +30,8 @@ from handlers.errors import InputError, PayloadTooLarge
 from handlers.payload import Payload, as_bytes, parse_json
 
 NATIVE, V1, V2 = "native", "v1", "v2"
-EXPLAIN_HEADER = "explain"  # TorchServe's mark of a KServe route
+EXPLAIN_HEADER = "explain"  # TorchServe's, on /predictions and the KServe routes
+URL_PATH_HEADER = "url_path"  # TorchServe's, on /predictions only
 BINARY_HEADER = "inference-header-content-length"  # the binary tensor extension
 MAX_ELEMENTS = 1_000_000  # elements of one tensor; the body limit (10 MiB) holds fewer
 MAX_DEPTH = 8  # nesting of a tensor's JSON data
@@ -73,12 +76,17 @@ class Tensor:
 class V2Request:
     id: str | None
     inputs: dict[str, Tensor]
-    outputs: list[str] | None  # the outputs asked for; None: all
+    outputs: list[str] | None  # the outputs asked for; None (or none named): all
+
+
+def is_kserve(explain: str | None, url_path: str | None) -> bool:
+    """Whether a request came on a KServe route, from the two headers TorchServe adds."""
+    return explain is not None and url_path is None
 
 
 def protocol_of(explain: str | None, document: Any) -> str:
-    """Which protocol a request came in: ``explain`` is TorchServe's header (None on
-    ``/predictions``); a KServe route's body with ``instances`` is v1, else v2."""
+    """Which protocol a KServe route's request speaks (``explain``: TorchServe's header,
+    None when the route is not a KServe one): with ``instances`` v1, else v2."""
     if explain is None:
         return NATIVE
     if explain.strip().lower() == "true":
@@ -114,6 +122,9 @@ def read_v2(document: Any, binary: bytes = b"") -> V2Request:
     if not isinstance(tensors, list) or not tensors:
         raise InputError('"inputs" must be a non-empty list of tensors')
     rest = memoryview(binary)
+    parameters = document.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise InputError('"parameters" must be an object')
     inputs: dict[str, Tensor] = {}
     for index, entry in enumerate(tensors):
         tensor, used = _tensor(entry, index, rest)
@@ -133,7 +144,7 @@ def _id(value: Any) -> str | None:
 
 
 def _requested(value: Any) -> list[str] | None:
-    if value is None:
+    if value is None or value == []:  # none named: every output
         return None
     if not isinstance(value, list) or not all(
         isinstance(entry, dict) and isinstance(entry.get("name"), str) for entry in value
@@ -163,7 +174,10 @@ def _tensor(entry: Any, index: int, binary: memoryview) -> tuple[Tensor, int]:
         raise PayloadTooLarge(
             f"input {name!r}: shape {shape} has {count:,} elements, at most {MAX_ELEMENTS:,}"
         )
-    size = (entry.get("parameters") or {}).get("binary_data_size")
+    parameters = entry.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InputError(f'input {name!r}: "parameters" must be an object')
+    size = parameters.get("binary_data_size")
     if size is not None:
         if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= len(binary):
             raise InputError(

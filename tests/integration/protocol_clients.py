@@ -24,13 +24,15 @@ from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 
 
 def with_triton(url: str, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {key}"}
     client = triton.InferenceServerClient(url.split("://", 1)[1])
+    # A fresh dict every call: tritonclient adds Inference-Header-Content-Length to the dict
+    # it is given, so one reused after a binary call would carry it into a JSON one.
+    key_header = {"Authorization": f"Bearer {key}"}
     found: dict[str, Any] = {
-        "server_live": client.is_server_live(headers=headers),
-        "server_ready": client.is_server_ready(headers=headers),
-        "model_ready": {m: client.is_model_ready(m, headers=headers) for m in MODELS},
-        "metadata": {m: client.get_model_metadata(m, headers=headers) for m in MODELS},
+        "server_live": client.is_server_live(headers=dict(key_header)),
+        "server_ready": client.is_server_ready(headers=dict(key_header)),
+        "model_ready": {m: client.is_model_ready(m, headers=dict(key_header)) for m in MODELS},
+        "metadata": {m: client.get_model_metadata(m, headers=dict(key_header)) for m in MODELS},
     }
     images = [base64.b64decode(image) for image in inputs["digits"]]
     for binary in (True, False):  # the binary tensor extension (its default), then JSON
@@ -38,17 +40,17 @@ def with_triton(url: str, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
         image = triton.InferInput("image", [len(images)], "BYTES")
         data = images if binary else [base64.b64encode(i).decode() for i in images]
         image.set_data_from_numpy(np.array(data, dtype=np.object_), binary_data=binary)
-        result = client.infer("digits", [image], headers=headers)
+        result = client.infer("digits", [image], headers=dict(key_header))
         found[f"digits_{mode}"] = classification(result)
         rows = np.array(inputs["cancer"], dtype=np.float32)
         features = triton.InferInput("features", list(rows.shape), "FP32")
         features.set_data_from_numpy(rows, binary_data=binary)
         found[f"cancer_{mode}"] = classification(
-            client.infer("cancer", [features], headers=headers)
+            client.infer("cancer", [features], headers=dict(key_header))
         )
         texts = triton.InferInput("text", [len(inputs["texts"])], "BYTES")
         texts.set_data_from_numpy(np.array(inputs["texts"], dtype=np.object_), binary_data=binary)
-        result = client.infer("minilm", [texts], headers=headers)
+        result = client.infer("minilm", [texts], headers=dict(key_header))
         found[f"minilm_{mode}"] = {
             "embeddings": result.as_numpy("embeddings").tolist(),
             "truncated": result.as_numpy("truncated").tolist(),
@@ -57,7 +59,7 @@ def with_triton(url: str, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
     text.set_data_from_numpy(np.array([inputs["text"]], dtype=np.object_))
     labels = triton.InferInput("labels", [len(inputs["labels"])], "BYTES")
     labels.set_data_from_numpy(np.array(inputs["labels"], dtype=np.object_))
-    result = client.infer("minilm", [text, labels], headers=headers)
+    result = client.infer("minilm", [text, labels], headers=dict(key_header))
     found["minilm_labels"] = {
         "labels": [decoded(v) for v in result.as_numpy("labels")],
         "scores": result.as_numpy("scores").tolist(),
@@ -65,7 +67,7 @@ def with_triton(url: str, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
     try:
         features = triton.InferInput("features", [1, 2], "FP32")
         features.set_data_from_numpy(np.zeros((1, 2), dtype=np.float32))
-        client.infer("cancer", [features], headers=headers)
+        client.infer("cancer", [features], headers=dict(key_header))
     except triton.InferenceServerException as error:
         found["error"] = {"status": error.status(), "message": error.message()}
     return found

@@ -26,6 +26,7 @@ from handlers.protocols import (
     NATIVE,
     V1,
     V2,
+    is_kserve,
     kserve_document,
     protocol_of,
     read_v2,
@@ -53,6 +54,7 @@ DIGITS: Metadata = {
     "top_k": 3,
 }
 KSERVE = {"explain": "False"}  # what TorchServe adds on /v2/.../infer and /v1/...:predict
+NATIVE_ROUTE = {"explain": "False", "url_path": ""}  # and on /predictions/<m>
 
 
 class MixedWorker(Worker):
@@ -106,7 +108,7 @@ def test_v2_rows_batch_with_native_ones_and_answer_the_same(tmp_path: Path) -> N
     answers = worker.handle_each(
         [
             (v2(features(rows), id="r-1"), KSERVE),
-            (json.dumps({"inputs": rows}).encode(), {}),
+            (json.dumps({"inputs": rows}).encode(), NATIVE_ROUTE),
             (json.dumps({"instances": rows}).encode(), KSERVE),
         ]
     )
@@ -236,8 +238,8 @@ def test_v2_and_v1_images_answer_as_the_native_body(tmp_path: Path) -> None:
     )
     answers = worker.handle_each(
         [
-            ([part(seven, "image/png")], {}),
-            ([part(three, "image/png")], {}),
+            ([part(seven, "image/png")], NATIVE_ROUTE),
+            ([part(three, "image/png")], NATIVE_ROUTE),
             (v2({"name": "image", "datatype": "BYTES", "shape": [2], "data": encoded}), KSERVE),
             (
                 header + binary_images,
@@ -271,7 +273,15 @@ def test_v2_image_refusals(tmp_path: Path) -> None:
     assert answers[1]["error"].startswith('a v2 request to this model has one input, "image"')
 
 
+def test_a_native_body_that_looks_like_v2_stays_native(tmp_path: Path) -> None:
+    worker = cancer(tmp_path)
+    (answer,) = worker.handle_each([(v2(features([[1.0] * 30])), NATIVE_ROUTE)])
+    assert worker.statuses() == [400]
+    assert answer["type"] == "InputError", "the native route's error body"
+
+
 def test_protocol_is_the_route_then_the_body() -> None:
+    assert is_kserve("False", None) and not is_kserve("False", "") and not is_kserve(None, None)
     assert protocol_of(None, {"instances": []}) == NATIVE
     assert protocol_of("False", {"instances": []}) == V1
     assert protocol_of("False", {"inputs": []}) == V2
