@@ -222,7 +222,8 @@ def _typed(name: str, datatype: str, flat: list[Any]) -> Any:
     if datatype.startswith(("INT", "UINT")) and any(isinstance(i, float) for i in flat):
         raise InputError(f"input {name!r}: {datatype} elements are whole numbers")
     try:
-        return np.asarray(flat, dtype=NUMPY[datatype])
+        with np.errstate(over="ignore"):  # 1e300 as FP32 is inf, refused as not finite
+            return np.asarray(flat, dtype=NUMPY[datatype])
     except OverflowError:
         raise InputError(f"input {name!r}: a number outside {datatype}") from None
 

@@ -65,11 +65,23 @@ class VectorHandler(BatchedHandler):
         return torch.tensor(rows_from_json(document, names), dtype=torch.float32)
 
     def answer(self, outputs: torch.Tensor, request: torch.Tensor) -> vector.VectorAnswer:
-        return vector.answer(self.metadata["labels"], torch.softmax(outputs, dim=1).tolist())
+        return vector.answer(self.metadata["labels"], probabilities(outputs))
 
     def answer_v1(self, outputs: torch.Tensor, request: torch.Tensor) -> list[Classification]:
         return self.answer(outputs, request)["predictions"]
 
     def answer_v2(self, outputs: torch.Tensor, request: torch.Tensor) -> list[dict[str, Any]]:
-        rows = torch.softmax(outputs, dim=1).tolist()
-        return classification_tensors(self.metadata["labels"], rows)
+        return classification_tensors(self.metadata["labels"], probabilities(outputs))
+
+
+def probabilities(outputs: torch.Tensor) -> list[list[float]]:
+    """Each row's class probabilities; a 400 for a row whose numbers overflow the model
+    (finite, but far outside the data's range: the scores become inf, then NaN)."""
+    rows = torch.softmax(outputs, dim=1)
+    broken = (~torch.isfinite(rows).all(dim=1)).nonzero().flatten().tolist()
+    if broken:
+        raise InputError(
+            f"row {broken[0]}: the model has no answer for these values (they overflow it: "
+            "far outside the data's range)"
+        )
+    return rows.tolist()

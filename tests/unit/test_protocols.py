@@ -215,6 +215,22 @@ def test_kserve_refusals_are_the_protocol_error_with_the_native_status(
     assert answers[0]["error"].startswith(error), answers[0]
 
 
+def test_rows_that_overflow_the_model_are_refused_on_every_route(tmp_path: Path) -> None:
+    worker = cancer(tmp_path)
+    huge = [1e300] * 30  # finite numbers whose scores overflow to inf, then NaN
+    answers = worker.handle_each(
+        [
+            (json.dumps({"inputs": [[1.0] * 30, huge]}).encode(), NATIVE_ROUTE),
+            (v2(features([huge])), KSERVE),
+            (v2(features([[1.0] * 30])), KSERVE),
+        ]
+    )
+    assert worker.statuses() == [400, 400, 200]
+    assert answers[0]["message"].startswith("row 1: the model has no answer for these values")
+    # As FP32 the number is already inf: refused as not finite before the model runs.
+    assert answers[1] == {"error": "row 0, feature 0: inf is not a finite number"}
+
+
 def test_v2_requested_outputs_come_in_the_order_asked(tmp_path: Path) -> None:
     worker = cancer(tmp_path)
     asked = [{"name": "probability"}, {"name": "label"}]
