@@ -22,10 +22,11 @@ import requests
 from server.api_keys import digest
 from server.door import KEY_MAX_INFLIGHT
 from server.launcher import TorchServe, local_url
-from server.settings import API_KEYS_ENV, EXAMPLES, KEY_MAX_INFLIGHT_ENV
+from server.settings import API_KEYS_ENV, EXAMPLES, KEY_MAX_INFLIGHT_ENV, KEY_RATE_LIMIT_ENV
 from tests.integration.conftest import Api, running_server
 
 KEYS = ["first-key-for-tests-0123456789", "second-key-for-tests-0123456789"]
+RATE_LIMIT = 20  # requests per second per key on the `keyed` server
 CANCER_ROW = json.dumps({"inputs": [14.0] * 30}).encode()
 
 
@@ -314,7 +315,11 @@ def test_two_thousand_connections_at_once_all_get_an_answer(server: TorchServe) 
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
-    environment = {API_KEYS_ENV: ",".join(KEYS), KEY_MAX_INFLIGHT_ENV: "2"}
+    environment = {
+        API_KEYS_ENV: ",".join(KEYS),
+        KEY_MAX_INFLIGHT_ENV: "2",
+        KEY_RATE_LIMIT_ENV: str(RATE_LIMIT),
+    }
     with running_server(
         tmp_path_factory.mktemp("keyed"), models=["cancer", "minilm"], environment=environment
     ) as instance:
@@ -359,6 +364,25 @@ def test_a_key_over_its_inflight_limit_gets_429_and_others_are_served(keyed: Tor
     assert [answer.status_code for answer in answers[6:]] == [200, 200]
 
 
+def test_a_key_over_its_rate_gets_429_and_others_are_served(keyed: TorchServe) -> None:
+    """Twice the rate from one key, as fast as the door answers (a form body: its own
+    instant 415, counted like any request): the excess is 429, the other key is not."""
+    url = f"{keyed.inference_url}/predictions/cancer"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with requests.Session() as session:
+        answers = [
+            session.post(url, data=b"a=1", headers=bearer(KEYS[0]) | form, timeout=30)
+            for _ in range(2 * RATE_LIMIT)
+        ]
+        other = session.post(url, data=b"a=1", headers=bearer(KEYS[1]) | form, timeout=30)
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) == {415, 429}, statuses
+    assert statuses.count(415) >= RATE_LIMIT // 2, statuses
+    limited = next(answer for answer in answers if answer.status_code == 429)
+    assert limited.headers["Retry-After"] == "1" and "rate" in limited.json()["message"]
+    assert other.status_code == 415, other.text
+
+
 def test_readiness_is_false_while_a_model_has_no_ready_worker(keyed: TorchServe) -> None:
     admin = keyed.client(retries=0)
     url = f"{keyed.inference_url}/health/ready"
@@ -371,7 +395,7 @@ def test_readiness_is_false_while_a_model_has_no_ready_worker(keyed: TorchServe)
         busy = requests.post(
             f"{keyed.inference_url}/predictions/cancer",
             data=CANCER_ROW,
-            headers=bearer(KEYS[0]) | {"Content-Type": "application/json"},
+            headers=bearer(KEYS[1]) | {"Content-Type": "application/json"},
             timeout=30,
         )
         assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
