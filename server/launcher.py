@@ -343,6 +343,7 @@ class TorchServe:
 
     def _start_door(self, keys: list[str], access_log: BinaryIO | None) -> None:
         """The door, once TorchServe has written its keys; ``server.json`` for clients."""
+        rotate_log(self.door.log_file)  # like console.log: one old file kept, at start
         try:
             ts_keys = self._wait_key_file() if self.token_auth else {}
             self._door = self.door.start(keys, self.token_auth, ts_keys, self.env, access_log)
