@@ -2,7 +2,7 @@
 # overlay and validates it offline (tests/deploy): Kubernetes schemas, the CRDs' published
 # schemas, checkov, yamllint and promtool. No cluster is needed, nor any download at run
 # time beyond the tools' packages (npm, PyPI, apt) on first use.
-.PHONY: deploy-check deploy-tools deploy-render deploy-capacity promtool
+.PHONY: deploy-check deploy-tools deploy-render deploy-capacity promtool deploy-rehearse
 
 DEPLOY_TOOLS := build/deploy/tools
 DEPLOY_OVERLAYS := base overlays/keda overlays/hpa overlays/kserve
@@ -51,3 +51,14 @@ deploy-render: $(KUBECTL) ## write each overlay's manifests to build/deploy/rend
 
 deploy-capacity: install-dev archive bench-tools ## measure time to READY, memory, req/s and queue depth vs p99 (~6 min)
 	$(PY) -m deploy.capacity
+
+# The rehearsal (docs/kubernetes.md, "Rehearsal"): the rendered keda overlay's pod run with
+# buildah from the image `make image-test` builds (the same build line, cached layers),
+# probed, scraped by Prometheus, loaded with Locust, killed and deleted behind a second
+# HAProxy. Needs root (buildah, mounts, a memory cgroup). REHEARSE_ARGS=--short: the CI one.
+REHEARSE_ARGS ?=
+
+deploy-rehearse: install-dev $(KUBECTL) install-haproxy install-monitor standin-image ## rehearse the manifests with the image: probes, SIGTERM and a kill under load, the scaling query (~6 min)
+	$(NICE) buildah bud --isolation chroot --format docker --layers \
+		--build-arg BASE_IMAGE=$(STANDIN_IMAGE) $(TORCH_ARGS) $(CA_ARGS) -t $(TEST_IMAGE) .
+	REHEARSAL_IMAGE=$(TEST_IMAGE) KUBECTL=$(KUBECTL) $(PY) -m deploy.rehearsal $(REHEARSE_ARGS)
