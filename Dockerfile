@@ -64,10 +64,13 @@ RUN mkdir -p /usr/share/man/man1 \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # The supervisor (server/) manages TorchServe through the project's client (client/, which
-# speaks the models' wire formats from contracts/).
+# speaks the models' wire formats from contracts/); the management exporter (monitor/, with
+# the metric names of handlers/metrics.py) serves workers and queues at /workers/metrics.
 COPY server/ server/
 COPY client/ client/
 COPY contracts/ contracts/
+COPY monitor/ monitor/
+COPY handlers/ handlers/
 COPY config/ config/
 COPY container/ container/
 COPY --from=build /src/model_store/*.mar model_store/

@@ -1,6 +1,6 @@
-"""`make monitor`: the management exporter and Prometheus beside the `make serve` server.
+"""`make monitor`: Prometheus beside the `make serve` server (its door serves the metrics).
 
-    python -m monitor.stack start        # exporter on 9181, Prometheus on 9090 (READY)
+    python -m monitor.stack start        # Prometheus on 9090 (READY)
     python -m monitor.stack screenshot   # some traffic, then a PNG of a graph with data
     python -m monitor.stack stop
 
@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -77,7 +76,6 @@ def query(expr: str) -> list[dict[str, object]]:
 
 def start() -> None:
     stop(quiet=True)
-    exporter = launch("exporter", [sys.executable, "-m", "monitor.exporter"])
     prometheus = launch(
         "prometheus",
         [
@@ -88,9 +86,8 @@ def start() -> None:
             "--storage.tsdb.retention.time=2d",
         ],
     )
-    both = [exporter, prometheus]
-    wait_for("both targets up", lambda: len(query("up == 1")) == 2, both)
-    print(f"Prometheus: {PROMETHEUS_URL} (graph, alerts); exporter: http://127.0.0.1:9181/metrics")
+    wait_for("both targets up", lambda: len(query("up == 1")) == 2, [prometheus])
+    print(f"Prometheus: {PROMETHEUS_URL} (graph, alerts), scraping the door's metrics port")
     print("dashboard for Grafana: monitor/dashboard.json; stop: make monitor-stop")
 
 
@@ -133,7 +130,7 @@ def screenshot() -> Path:
 
 
 def stop(quiet: bool = False) -> None:
-    for name in ("prometheus", "exporter"):
+    for name in ("prometheus",):
         path = pid_file(name)
         try:
             pid = int(path.read_text())

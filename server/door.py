@@ -144,6 +144,7 @@ class Door:
     inference: str  # TorchServe's inference host:port (loopback)
     management: str  # its management host:port
     metrics: str  # its metrics host:port
+    exporter: str  # the management exporter's host:port (workers, queues)
     models: Sequence[str]
     max_body: int  # bytes, TorchServe's max_request_size
 
@@ -196,6 +197,7 @@ class Door:
             "TS_INFERENCE_ADDRESS": self.inference,
             "TS_MANAGEMENT_ADDRESS": self.management,
             "TS_METRICS_ADDRESS": self.metrics,
+            "DOOR_EXPORTER_ADDRESS": self.exporter,
             "TS_INFERENCE_KEY": ts_keys.get("inference", ""),
             "TS_MANAGEMENT_KEY": ts_keys.get("management", ""),
         }

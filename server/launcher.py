@@ -49,6 +49,7 @@ from server.settings import (
     KEY_FILE,
     LOG_CONFIG,
     MODEL_STORE,
+    ROOT,
     RUN_DIR_ENV,
     SERVER_FILE,
     free_ports,
@@ -225,7 +226,8 @@ class TorchServe:
         self.metrics_url = public["metrics_address"].rstrip("/")
         # gRPC (always started by TorchServe 0.12, unused here) on private ports too, so
         # one port setting (`--port`) moves a whole server.
-        inference, metrics, grpc_inference, grpc_management = free_ports(4)
+        inference, metrics, grpc_inference, grpc_management, exporter = free_ports(5)
+        self.exporter_port = exporter
         self.backend = {
             "inference_address": f"http://{HOST}:{inference}",
             "metrics_address": f"http://{HOST}:{metrics}",
@@ -243,11 +245,13 @@ class TorchServe:
             inference=host_port(self.backend["inference_address"]),
             management=host_port(self.management_url, loopback=True),
             metrics=host_port(self.backend["metrics_address"]),
+            exporter=f"{HOST}:{exporter}",
             models=self.models,
             max_body=int(self.properties.get("max_request_size", "6553500")),
         )
         self._process: subprocess.Popen[bytes] | None = None
         self._door: subprocess.Popen[bytes] | None = None
+        self._exporter: subprocess.Popen[bytes] | None = None
 
     def rendered_config(self) -> str:
         """config.properties with the overrides, ``allowed_urls`` limited to this server's
@@ -351,6 +355,39 @@ class TorchServe:
             self.stop()
             raise ServerError(str(error)) from None
         self.write_server_file()
+        self._start_exporter()
+
+    def _start_exporter(self) -> None:
+        """The management exporter (monitor/exporter.py: workers and queue depth, which
+        TorchServe's /metrics lacks), served by the door at ``/workers/metrics``. It finds
+        this server from the run folder; if it dies, only that path answers 503."""
+        log = self.run_dir / "logs" / "exporter.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.exporter", "--port", str(self.exporter_port)],
+                cwd=ROOT,
+                env=dict(os.environ) | {RUN_DIR_ENV: str(self.run_dir)},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (self.run_dir / "exporter.pid").write_text(str(process.pid))
+        self._exporter = process
+
+    def _stop_exporter(self) -> None:
+        try:
+            pid = int((self.run_dir / "exporter.pid").read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        with contextlib.suppress(psutil.NoSuchProcess):
+            exporter = psutil.Process(pid)
+            exporter.terminate()
+            try:
+                exporter.wait(timeout=10)
+            except psutil.TimeoutExpired:
+                exporter.kill()
+        (self.run_dir / "exporter.pid").unlink(missing_ok=True)
 
     def _wait_key_file(self) -> dict[str, str]:
         """TorchServe's keys, once its frontend has written them (the door needs them)."""
@@ -517,6 +554,7 @@ class TorchServe:
         self.door.stop()
         if self._door is not None:
             self._door.poll()  # reap it
+        self._stop_exporter()
         pid = self.pid()
         if pid is None:
             return

@@ -269,8 +269,13 @@ def test_every_answer_has_the_request_id_of_its_access_log_line(
 def test_metrics_port_serves_torchserve_and_door_metrics_without_a_key(server: TorchServe) -> None:
     model = requests.get(f"{server.metrics_url}/metrics", timeout=10)
     door = requests.get(f"{server.metrics_url}/door/metrics", timeout=10)
+    workers = requests.get(f"{server.metrics_url}/workers/metrics", timeout=10)
     other = requests.get(f"{server.metrics_url}/models", timeout=10)
     assert model.status_code == 200 and "ts_inference_requests_total" in model.text
+    assert workers.status_code == 200
+    assert (
+        'ts_model_workers{model_name="cancer",model_version="1.0",status="READY"}' in workers.text
+    )
     assert door.status_code == 200 and "haproxy_frontend_http_requests_total" in door.text
     assert other.status_code == 404 and other.json()["type"] == "NotFound"
 

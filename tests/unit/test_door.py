@@ -25,6 +25,7 @@ def door(tmp_path: Path) -> Door:
         inference="127.0.0.1:3",
         management="127.0.0.1:4",
         metrics="127.0.0.1:5",
+        exporter="127.0.0.1:6",
         models=["cancer", "digits"],
         max_body=1000,
     )
