@@ -223,6 +223,8 @@ def rehearse(out: Path, short: bool) -> dict[str, Any]:
             "r2", up=True, budget=readiness.period * readiness.successes + 30
         )
 
+        report["r1"]["volumes_in_use"] = r1.volume_use()  # after its load, before it goes
+
         # 5. a pod deleted under load, as the kubelet does it
         def endpoint_removed() -> None:
             at(time.monotonic(), ENDPOINT_LAG_S)
@@ -237,7 +239,6 @@ def rehearse(out: Path, short: bool) -> dict[str, Any]:
             f" exit {sig['exit_status']} {sig['sigterm_to_exit_s']}s after SIGTERM",
             flush=True,
         )
-        report["r1"]["volumes"] = r1.volume_use()
         report["r1"]["memory_end"] = memory(r1)
         report["r1"]["probe_events"] = r1.prober.events if r1.prober else []
         report["r2"]["memory_end"] = memory(r2)
