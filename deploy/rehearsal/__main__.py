@@ -152,7 +152,7 @@ def rehearse(out: Path, short: bool) -> dict[str, Any]:
         if prom is not None:
             began = time.monotonic()
             pod = f'pod="{deployment["metadata"]["name"]}-r1"'
-            while prom.value(f"count_over_time(up{{{pod}}}[1m]) or vector(0)") < 2:
+            while prom.value(f"min(count_over_time(up{{{pod}}}[1m])) or vector(0)") < 2:
                 if time.monotonic() - began > 90:
                     raise RuntimeError("prometheus: r1 not scraped twice in 90s")
                 time.sleep(POLL_S)  # polling interval

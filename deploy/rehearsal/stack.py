@@ -154,40 +154,37 @@ class Prometheus:
         binary = shutil.which("prometheus")
         if binary is None:
             raise FileNotFoundError("no prometheus: make install-monitor")
-        (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
-        namespace = monitor["metadata"]["namespace"]
+        namespace, name = monitor["metadata"]["namespace"], monitor["metadata"]["name"]
         container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
-        targets = [
-            {
-                "targets": [f"127.0.0.1:{r.ports[endpoint['port']]}"],
-                "labels": {
-                    "namespace": namespace,
-                    "pod": f"{deployment['metadata']['name']}-{r.name}",
-                    "container": container,
-                    "endpoint": endpoint["port"],
-                },
-            }
-            for r in replicas
-        ]
-        config = {
-            "global": {"scrape_interval": endpoint["interval"], "evaluation_interval": "15s"},
-            "scrape_configs": [
+        jobs = []
+        # One scrape job per podMetricsEndpoint, named and labelled as the operator does.
+        for index, endpoint in enumerate(monitor["spec"]["podMetricsEndpoints"]):
+            targets = [
                 {
-                    "job_name": f"podMonitor/{namespace}/{monitor['metadata']['name']}/0",
+                    "targets": [f"127.0.0.1:{r.ports[endpoint['port']]}"],
+                    "labels": {
+                        "namespace": namespace,
+                        "pod": f"{deployment['metadata']['name']}-{r.name}",
+                        "container": container,
+                        "endpoint": endpoint["port"],
+                    },
+                }
+                for r in replicas
+            ]
+            jobs.append(
+                {
+                    "job_name": f"podMonitor/{namespace}/{name}/{index}",
                     "metrics_path": endpoint.get("path", "/metrics"),
                     "scrape_interval": endpoint["interval"],
                     "scrape_timeout": endpoint["scrapeTimeout"],
                     "static_configs": targets,
                     # The operator's job label: <namespace>/<PodMonitor name>.
                     "relabel_configs": [
-                        {
-                            "target_label": "job",
-                            "replacement": f"{namespace}/{monitor['metadata']['name']}",
-                        }
+                        {"target_label": "job", "replacement": f"{namespace}/{name}"}
                     ],
                 }
-            ],
-        }
+            )
+        config = {"global": {"evaluation_interval": "15s"}, "scrape_configs": jobs}
         (folder / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
         (port,) = free_ports(1)
         self.url = f"http://127.0.0.1:{port}"
