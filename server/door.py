@@ -11,7 +11,10 @@ module gives it (``environment``). This module writes the two things that vary p
 ``<run dir>/door/`` (0700): the accepted keys' digests, and ``readiness.cfg``, one backend
 per model whose health check is ``GET /models/<name>`` on the management API: up while
 every listed worker is READY (and there is one). ``/health/ready`` is 200 only when every
-model's backend is up, the truth `make serve` waits for.
+model's backend is up, the truth `make serve` waits for. The same checks answer the Open
+Inference Protocol's health (``/v2/health/*``, ``/v2/models/<m>/ready``: ``protocol_config``),
+and ``files/`` holds what the door serves itself through config/door-files.lua: each model's
+v2 metadata and OpenAPI document and the page to try it (contracts/openapi.py).
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ from typing import BinaryIO
 
 import psutil
 
+from contracts import openapi
+from contracts.metadata import Metadata, MetadataError, read_metadata
 from server.api_keys import digest
-from server.settings import DOOR_CONFIG, KEY_MAX_INFLIGHT_ENV, KEY_RATE_LIMIT_ENV
+from server.settings import (
+    DOOR_CONFIG,
+    EXAMPLES,
+    KEY_MAX_INFLIGHT_ENV,
+    KEY_RATE_LIMIT_ENV,
+    MODEL_STORE,
+)
 
 KEY_MAX_INFLIGHT = 256  # concurrent requests per key (429 beyond)
 MAXCONN = 4096  # client connections at once (fewer if the open-files limit is low)
@@ -115,6 +126,34 @@ def readiness_config(models: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def protocol_config(models: Sequence[str]) -> str:
+    """``backend door_answers``: the Open Inference Protocol's health and per-model readiness
+    from the readiness backends (the truth ``/health/*`` tells), then the door's files
+    (``/v2/models/<m>`` metadata, ``/openapi/``, ``/docs/``) from config/door-files.lua."""
+    checked = f'{{ date,sub("${{DOOR_STARTED}}") ge {CHECK_GRACE} }}'
+    every = " ".join([checked, *(f"{{ nbsrv(ready_{name}) ge 1 }}" for name in models)])
+    json_return = "http-request return content-type application/json status"
+    lines = [
+        "backend door_answers",
+        f"    {json_return} 200 string '{{\"live\": true}}' "
+        "if { path /v2/health/live } { nbsrv(torchserve_live) ge 1 }",
+        f"    {json_return} 503 string '{{\"live\": false}}' if {{ path /v2/health/live }}",
+        f"    {json_return} 200 string '{{\"ready\": true}}' "
+        f"if {{ path /v2/health/ready }} {every}",
+        f"    {json_return} 503 string '{{\"ready\": false}}' if {{ path /v2/health/ready }}",
+    ]
+    for name in models:
+        ready = f'\\"name\\": \\"{name}\\", \\"ready\\"'
+        lines += [
+            f'    {json_return} 200 string "{{{ready}: true}}" '
+            f"if {{ path /v2/models/{name}/ready }} {checked} {{ nbsrv(ready_{name}) ge 1 }}",
+            f'    {json_return} 503 string "{{{ready}: false}}" '
+            f"if {{ path /v2/models/{name}/ready }}",
+        ]
+    lines.append("    http-request use-service lua.door_files")
+    return "\n".join(lines) + "\n"
+
+
 def connection_limit() -> int:
     """Client connections the door takes at once: ``MAXCONN``, or what the open-files limit
     allows (HAProxy needs two descriptors a connection), after raising the soft limit to the
@@ -147,6 +186,7 @@ class Door:
     exporter: str  # the management exporter's host:port (workers, queues)
     models: Sequence[str]
     max_body: int  # bytes, TorchServe's max_request_size
+    model_store: Path = MODEL_STORE  # the archives whose metadata the door's files describe
 
     @property
     def state_dir(self) -> Path:
@@ -169,11 +209,26 @@ class Door:
         descriptor = os.open(digests, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.writelines(f"{digest(key)}\n" for key in keys)
-        (self.state_dir / "readiness.cfg").write_text(readiness_config(self.models))
+        (self.state_dir / "readiness.cfg").write_text(
+            readiness_config(self.models) + "\n" + protocol_config(self.models)
+        )
+        openapi.write_door_files(
+            self.state_dir / "files", self.documents(), openapi.readme_examples(EXAMPLES)
+        )
         errors = self.state_dir / "errors"
         errors.mkdir(exist_ok=True)
         for status, (type_, message) in ERRORS.items():
             (errors / f"{status}.http").write_bytes(error_file(status, type_, message))
+
+    def documents(self) -> dict[str, Metadata]:
+        """Each served model's archive metadata (a model without any gets no documents)."""
+        found = {}
+        for name in self.models:
+            try:
+                found[name] = read_metadata(self.model_store / f"{name}.mar")
+            except (OSError, MetadataError, KeyError, ValueError):
+                continue
+        return found
 
     def environment(
         self, auth: bool, ts_keys: Mapping[str, str], env: Mapping[str, str]
@@ -184,6 +239,7 @@ class Door:
             "DOOR_BIND": self.bind,
             "DOOR_METRICS_BIND": self.metrics_bind,
             "DOOR_STATE_DIR": str(self.state_dir),
+            "DOOR_LUA": str(DOOR_CONFIG.parent / "door-files.lua"),
             "DOOR_AUTH": "on" if auth else "off",
             "DOOR_MAXCONN": str(connection_limit()),
             "DOOR_THREADS": "1",

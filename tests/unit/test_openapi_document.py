@@ -160,3 +160,15 @@ def test_door_files_name_every_document_and_the_page(tmp_path: Path) -> None:
     assert '"url": "/openapi/cancer.json", "name": "cancer"' in page
     assert all(entries[url][0].is_file() for url in entries), "every listed file exists"
     assert "/docs/swagger-ui-bundle.js" in entries, "Swagger UI's assets, from swagger-ui-py"
+
+
+def test_the_door_answers_v2_health_from_its_readiness_backends() -> None:
+    from server.door import protocol_config
+
+    config = protocol_config(["cancer", "digits"])
+    assert config.startswith("backend door_answers\n")
+    ready = next(line for line in config.splitlines() if "/v2/health/ready }" in line)
+    assert "{ nbsrv(ready_cancer) ge 1 } { nbsrv(ready_digits) ge 1 }" in ready
+    assert 'date,sub("${DOOR_STARTED}") ge 3' in ready, "false until the first checks ran"
+    assert '{\\"name\\": \\"digits\\", \\"ready\\": true}' in config
+    assert config.rstrip().endswith("http-request use-service lua.door_files")
