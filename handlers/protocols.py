@@ -15,6 +15,8 @@ No TorchServe import: what the handler passes in is the body and two header valu
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import struct
 from collections.abc import Iterator
@@ -254,14 +256,13 @@ def _from_binary(name: str, datatype: str, count: int, raw: bytes) -> Any:
 
 def element_bytes(item: str | bytes, name: str) -> bytes:
     """A BYTES element holding binary data (an image): raw in binary data, base64 in JSON
-    (a data URL too)."""
+    (a data URL too, as the native ``{"image"}`` body takes)."""
     if isinstance(item, bytes):
         return item
-    from handlers.image_wire import image_from_json  # base64 and data URLs, one reader
-
+    encoded = item.partition(",")[2] if item.startswith("data:") else item
     try:
-        return image_from_json({"image": item})
-    except InputError:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
         raise InputError(f"input {name!r}: an element is not valid base64") from None
 
 
