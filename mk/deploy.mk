@@ -58,7 +58,7 @@ deploy-capacity: install-dev archive bench-tools ## measure time to READY, memor
 # HAProxy. Needs root (buildah, mounts, a memory cgroup). REHEARSE_ARGS=--short: the CI one.
 REHEARSE_ARGS ?=
 
-deploy-rehearse: install-dev $(KUBECTL) install-haproxy install-monitor standin-image ## rehearse the manifests with the image: probes, SIGTERM and a kill under load, the scaling query (~6 min)
+deploy-rehearse: install-dev $(KUBECTL) install-haproxy install-monitor standin-image ## rehearse the manifests with the image: probes, SIGTERM and a kill under load, the scaling query (~5 min)
 	$(NICE) buildah bud --isolation chroot --format docker --layers \
 		--build-arg BASE_IMAGE=$(STANDIN_IMAGE) $(TORCH_ARGS) $(CA_ARGS) -t $(TEST_IMAGE) .
 	REHEARSAL_IMAGE=$(TEST_IMAGE) KUBECTL=$(KUBECTL) $(PY) -m deploy.rehearsal $(REHEARSE_ARGS)

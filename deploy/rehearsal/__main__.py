@@ -281,7 +281,7 @@ def markdown(report: dict[str, Any]) -> str:
     kind = "short" if report["short"] else "full"
     rows = [
         ("time to Ready, r1 (as the probes see it)", f"{r1['time_to_ready_s']} s"),
-        ("time to Ready, r2 (started beside r1)", f"{r2['time_to_ready_s']} s"),
+        ("time to Ready, r2", f"{r2['time_to_ready_s']} s"),
         ("memory idle, r1 (PSS of the container)", f"{r1['memory_idle']['pss_mib']} MiB"),
         (
             "memory peak, r1 (cgroup working set / limit)",
