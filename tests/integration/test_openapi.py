@@ -74,5 +74,6 @@ def test_schemathesis(server: TorchServe, model: str, tmp_path: Path) -> None:
         "--report-dir",
         str(tmp_path),
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    # In tmp_path: schemathesis keeps its own cache (.schemathesis/) in the working folder.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-6000:]
