@@ -247,6 +247,7 @@ class TorchServe:
             metrics=host_port(self.backend["metrics_address"]),
             exporter=f"{HOST}:{exporter}",
             models=self.models,
+            model_store=self.model_store,
             max_body=int(self.properties.get("max_request_size", "6553500")),
         )
         self._process: subprocess.Popen[bytes] | None = None

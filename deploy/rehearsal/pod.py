@@ -339,11 +339,22 @@ class MemoryCgroup:
                 time.sleep(POLL_S)  # polling interval, not a wait for readiness
 
 
-def _children() -> dict[int, list[int]]:
+def chrooted_descendants(pid: int) -> list[int]:
+    """The processes of a `buildah run --isolation chroot` started as ``pid``: its
+    descendants whose root is not this machine's (the container's own processes)."""
     tree: dict[int, list[int]] = {}
     for proc in psutil.process_iter(["ppid"]):
         tree.setdefault(proc.info["ppid"], []).append(proc.pid)
-    return tree
+    found, todo = [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            todo.append(child)
+            try:
+                if os.readlink(f"/proc/{child}/root") != "/":
+                    found.append(child)
+            except OSError:  # gone meanwhile
+                pass
+    return found
 
 
 class Replica:
@@ -472,18 +483,7 @@ class Replica:
 
     def pids(self) -> list[int]:
         """The container's processes: descendants of `buildah run` inside its chroot."""
-        if self.process is None:
-            return []
-        tree, found, todo = _children(), [], [self.process.pid]
-        while todo:
-            for child in tree.get(todo.pop(), []):
-                todo.append(child)
-                try:
-                    if os.readlink(f"/proc/{child}/root") != "/":
-                        found.append(child)
-                except OSError:
-                    pass
-        return found
+        return [] if self.process is None else chrooted_descendants(self.process.pid)
 
     def main_pid(self) -> int | None:
         """The entrypoint's process (PID 1 in a pod), found by its command line."""

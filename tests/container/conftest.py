@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from client.tokens import read_key_file
+from deploy.rehearsal.pod import chrooted_descendants
 from server.settings import (
     CONTAINER_RUN_DIR_ENV,
     KEY_FILE,
@@ -50,17 +51,6 @@ def buildah(*args: str) -> str:
 def image_config(image: str = IMAGE) -> dict[str, Any]:
     """The image's Docker config: User, Env, Entrypoint, Healthcheck, ExposedPorts, ..."""
     return json.loads(buildah("inspect", "--type", "image", image))["Docker"]["config"]  # type: ignore[no-any-return,unused-ignore]
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    return tree
 
 
 class Container:
@@ -100,18 +90,7 @@ class Container:
 
     def pids(self) -> list[int]:
         """Processes inside the container: descendants of `buildah run` in its chroot."""
-        if self.process is None:
-            return []
-        tree, found, todo = _children(), [], [self.process.pid]
-        while todo:
-            for child in tree.get(todo.pop(), []):
-                todo.append(child)
-                try:
-                    if os.readlink(f"/proc/{child}/root") != "/":
-                        found.append(child)
-                except (FileNotFoundError, ProcessLookupError):
-                    pass
-        return found
+        return [] if self.process is None else chrooted_descendants(self.process.pid)
 
     def main_pid(self) -> int | None:
         """The ENTRYPOINT's process: the container's main process (PID 1 under docker)."""
