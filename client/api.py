@@ -313,7 +313,10 @@ class Client:
         the edit loop's step after rebuilding one model (`make reload MODEL=...`).
 
         A version that is not loaded is registered beside the default, made the default,
-        and the old default unregistered: no request goes unanswered. The same version
+        and the old default unregistered once its queue is empty. TorchServe 0.12 stops a
+        version's workers at once, so a batch still inside one is answered "Worker died."
+        (500): retryable (``client.errors.RETRYABLE``), so this client resends it and loses
+        none; a plain client may see it in the moment of the switch. The same version
         (a rebuilt ``1.0``) is unregistered, then registered again: requests in between
         get 404. Either way the archive's model config (workers, batching) applies."""
         path = Path(archive)
@@ -330,9 +333,20 @@ class Client:
         answer = self.register(path, model_name=model, model_store=model_store)
         if default is not None and default != version:
             self.set_default(model, version)
+            self._drain(model, default)
             self.unregister(model, default)
             answer["status"] += f"; the default now, {default} unregistered"
         return answer
+
+    def _drain(self, model: str, version: str, timeout: float = 30.0) -> None:
+        """Wait (polling, bounded) until ``version`` has no request queued: once it is no
+        longer the default, nothing new joins its queue."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.describe(model, version)[0].get("jobQueueStatus", {})
+            if not status.get("pendingRequests"):
+                return
+            time.sleep(0.05)  # polling interval of the queue's drain
 
     def unregister(self, model: str, version: str | None = None) -> dict[str, Any]:
         """Remove a version (default: the default version) and stop its workers."""
