@@ -16,12 +16,8 @@ from models import cancer, digits
 from server.launcher import read_properties
 from tests.container.conftest import Server, image_config, run_container
 from tests.images import render
+from tests.integration.clients import UNAUTHORIZED
 
-UNAUTHORIZED = {
-    "code": 401,
-    "type": "Unauthorized",
-    "message": "missing or unknown API key: send Authorization: Bearer <key>",
-}
 CANCER_LABELS = ["malignant", "benign"]
 MODELS = ["cancer", "digits", "minilm"]
 
@@ -83,7 +79,7 @@ def test_minilm_embeds_texts(server: Server) -> None:
 def test_predictions_need_the_key(server: Server, token: str | None) -> None:
     response = server.predict("cancer", token=token, json={"inputs": [0.0] * 30})
     assert response.status_code == 401, response.text
-    assert response.json() == UNAUTHORIZED
+    assert response.json() == {"code": 401, "type": "Unauthorized", "message": UNAUTHORIZED}
     assert response.headers["WWW-Authenticate"].startswith("Bearer ")
 
 
