@@ -18,6 +18,7 @@ that read worker statuses themselves).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -56,6 +58,7 @@ from server.settings import (
 )
 
 READY_TIMEOUT = 300.0  # s to wait for READY: minilm's workers load a transformer each
+SOCKET_FOLDER_LIMIT = 80  # characters; a Unix socket's path fits 107 bytes
 KEY_FILE_TIMEOUT = 60.0  # s for TorchServe's frontend to write its key file at start
 ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
 # console.log gets TorchServe's stdout (warnings and errors: config/log4j2.xml) and is not
@@ -153,6 +156,20 @@ def store_models(model_store: Path) -> list[str]:
         for stem in stems
         if not any(re.fullmatch(rf"{re.escape(other)}-\d+(\.\d+)*", stem) for other in stems)
     ]
+
+
+def short_path(folder: Path) -> Path:
+    """``folder``, or a short symlink to it in the system's temp folder when its path is too
+    long for the workers' Unix sockets (``<folder>/.ts.sock.9000`` must fit 107 bytes: a
+    test's run folder under /tmp/pytest-of-root/... can be longer)."""
+    if len(str(folder)) <= SOCKET_FOLDER_LIMIT:
+        return folder
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    link = Path(tempfile.gettempdir()) / f"tsk-{digest}"
+    if not (link.is_symlink() and link.resolve() == folder.resolve()):
+        link.unlink(missing_ok=True)
+        link.symlink_to(folder)
+    return link
 
 
 def host_port(url: str, loopback: bool = False) -> str:
@@ -311,7 +328,7 @@ class TorchServe:
         config.write_text(self.rendered_config())
         # TorchServe keeps its pid file in TMPDIR and the workers' sockets and unpacked
         # models in TEMP (java.io.tmpdir): a private folder lets instances run side by side.
-        tmp = str(self.run_dir / "tmp")
+        tmp = str(short_path(self.run_dir / "tmp"))
         env = self.worker_env | dict(os.environ) | self.environment | {"TMPDIR": tmp, "TEMP": tmp}
         java_home = find_java_home()
         if java_home:

@@ -250,3 +250,12 @@ def test_a_left_over_version_copy_is_not_a_model_of_its_own(tmp_path: Path) -> N
     for name in ("cancer", "cancer-2.0", "digits", "my-model", "minilm-1.0.1"):
         (tmp_path / f"{name}.mar").write_bytes(b"")
     assert launcher.store_models(tmp_path) == ["cancer", "digits", "minilm-1.0.1", "my-model"]
+
+
+def test_a_run_folder_too_long_for_a_socket_gets_a_short_link(tmp_path: Path) -> None:
+    deep = tmp_path / ("x" * 90) / "tmp"
+    deep.mkdir(parents=True)
+    short = launcher.short_path(deep)
+    assert len(str(short / ".ts.sock.9000")) < 108 and short.resolve() == deep.resolve()
+    assert launcher.short_path(deep) == short, "the same link again"
+    assert launcher.short_path(tmp_path) == tmp_path or len(str(tmp_path)) > 80
