@@ -19,6 +19,7 @@ from handlers.image_wire import decode_image
 from handlers.payload import Payload
 from handlers.text_parsing import text_request
 from handlers.vector_handler import VectorHandler
+from tests.answers import agrees
 from tests.handler_support import part
 from tests.unit.test_handlers import cancer_worker
 
@@ -60,7 +61,9 @@ def test_a_bug_hit_by_one_request_fails_that_request_alone(
     assert worker.statuses() == [200, 500, 200], answers
     assert answers[1]["type"] == "InternalError"
     assert "bug in" not in answers[1]["message"], "a fault's details stay in the log"
-    assert "predictions" in answers[0] and answers[0] == answers[2]
+    # The same row twice in one batch: the same answer, within the float noise of where a
+    # row sits in a batch (tests/answers.py TOLERANCE; seen 1e-6 apart in CI).
+    assert "predictions" in answers[0] and agrees(answers[0], answers[2]) == []
     assert any(record.exc_info for record in caplog.records), "the fault is logged, traceback"
 
 
