@@ -1,6 +1,7 @@
 """Score a source into a database table, resumably.
 
     python -m batch MODEL SOURCE [--engine local|server] [--db URL] [--id-column NAME] ...
+    python -m batch export MODEL --to FILE.parquet|FILE.csv [--db URL] ...   (batch.export)
 
 MODEL is a model name (its archive is model_store/MODEL.mar) or a path to a .mar. Exit
 status: 0 every input scored, 1 some inputs got error rows, 2 the run could not go on
@@ -17,11 +18,19 @@ from pathlib import Path
 
 from batch.archive import Archive, read_archive
 from batch.calls import Engine
+from batch.columns import feature_names
 from batch.errors import BatchError
 from batch.runner import Summary, run_batch
 from batch.sources import open_source
 from batch.store import Store
-from server.settings import DATABASE_URL_ENV, INFERENCE_URL, INFERENCE_URL_ENV, MODEL_STORE
+from server.settings import (
+    DATABASE_URL_ENV,
+    INFERENCE_URL,
+    INFERENCE_URL_ENV,
+    MODEL_STORE,
+    RUN_DIR,
+    RUN_DIR_ENV,
+)
 
 DEFAULT_DB = "sqlite:///batch.db"
 
@@ -31,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m batch",
         description="Score every input of SOURCE with MODEL into a database table.",
         epilog="Rows: table batch_predictions, one per (model, version, input id); "
-        "runs: table batch_runs. Run the same command again to resume a run.",
+        "runs: table batch_runs. Run the same command again to resume a run. "
+        "`python -m batch export MODEL --to FILE.parquet|FILE.csv` writes the rows to a file.",
     )
     p.add_argument("model", help="model name (model_store/NAME.mar) or path to a .mar")
     p.add_argument(
@@ -52,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
         "e.g. postgresql+psycopg://user:password@host/db",
     )
     p.add_argument("--id-column", help="column (CSV, Parquet) or field (JSONL) of unique ids")
+    p.add_argument(
+        "--ignore-extra-columns",
+        action="store_true",
+        help="CSV, Parquet: skip columns that are not the model's features (e.g. a label) "
+        "instead of stopping",
+    )
     p.add_argument("--text-field", default="text", help="JSONL field holding the text")
     p.add_argument(
         "--rows-per-request",
@@ -61,9 +77,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--url",
-        default=os.environ.get(INFERENCE_URL_ENV, INFERENCE_URL),
-        help="server engine: TorchServe's inference address "
-        f"(default ${INFERENCE_URL_ENV} or {INFERENCE_URL})",
+        help="server engine: TorchServe's inference address; default as the client finds "
+        f"it: ${INFERENCE_URL_ENV}, else server.json in ${RUN_DIR_ENV} or {RUN_DIR.name}/ "
+        f"(the running server's), else {INFERENCE_URL}",
     )
     p.add_argument(
         "--concurrency",
@@ -95,16 +111,24 @@ def run(args: argparse.Namespace) -> Summary:
         if value is not None and value < 1:
             raise BatchError(f"{name} must be at least 1, got {value}")
     archive = read_archive(archive_path(args.model))
-    source = open_source(args.source, archive.kind, args.id_column, args.text_field)
-    store = Store(args.db)
+    source = open_source(
+        args.source,
+        archive.kind,
+        args.id_column,
+        args.text_field,
+        feature_names(archive),
+        args.ignore_extra_columns,
+    )
+    # The database last: a run that cannot start leaves no database file or tables behind.
+    engine = open_engine(args, archive)
     try:
-        engine = open_engine(args, archive)
+        store = Store(args.db)
         try:
             return run_batch(engine, archive, source, store, args.rows_per_request)
         finally:
-            engine.close()
+            store.close()
     finally:
-        store.close()
+        engine.close()
 
 
 def quiet_libraries() -> None:
@@ -120,6 +144,11 @@ def quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:
+        from batch import export
+
+        return export.main(argv[1:])
     args = parser().parse_args(argv)
     quiet_libraries()
     try:

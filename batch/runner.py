@@ -31,7 +31,7 @@ from batch.store import Store, now
 
 FLUSH_ROWS = 1024  # commit when this many rows wait...
 FLUSH_SECONDS = 1.0  # ...or this long after the last commit
-SHOWN_ERRORS = 3  # error rows quoted in the summary
+SHOWN_ERRORS = 3  # error rows quoted in the summary; it counts the rest
 
 
 @dataclass
@@ -62,6 +62,12 @@ class Summary:
             f"{self.seconds:.1f} s"
         ]
         lines += [f"  error {input_id}: {message}" for input_id, message in self.first_errors]
+        more = self.errors - len(self.first_errors)
+        if more > 0:
+            lines.append(
+                f"  and {more:,} more error{'s' if more > 1 else ''} (all of them: "
+                f"python -m batch export {self.model} --status error --to errors.csv)"
+            )
         return "\n".join(lines)
 
 
@@ -86,12 +92,18 @@ class Run:
     """The bookkeeping of one run: pending rows, counts, progress, commits."""
 
     def __init__(
-        self, store: Store, archive: Archive, summary: Summary, progress: tqdm[Any]
+        self,
+        store: Store,
+        archive: Archive,
+        summary: Summary,
+        progress: tqdm[Any],
+        source: Source | None = None,  # names where a quoted error is in the source
     ) -> None:
         self.store = store
         self.archive = archive
         self.summary = summary
         self.progress = progress
+        self.source = source
         self.pending: list[Outcome] = []
         self.faults: list[Outcome] = []  # server faults, to be tried again alone
         self.last_flush = time.monotonic()
@@ -121,6 +133,11 @@ class Run:
         if len(self.pending) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
 
+    def quoted(self, outcome: Outcome) -> str:
+        """An error as the summary quotes it: with where the input is in the source."""
+        message = outcome.error or ""
+        return message if self.source is None else self.source.describe(outcome.item, message)
+
     def flush(self) -> None:
         summary = self.summary
         rows = [row_of(outcome, summary.run_id, self.archive) for outcome in self.pending]
@@ -133,7 +150,7 @@ class Run:
         self.store.write(summary.run_id, rows, **counts)
         summary.scored, summary.errors = counts["scored"], counts["errors"]
         room = SHOWN_ERRORS - len(summary.first_errors)
-        summary.first_errors += [(o.item.id, o.error or "") for o in errors[: max(room, 0)]]
+        summary.first_errors += [(o.item.id, self.quoted(o)) for o in errors[: max(room, 0)]]
         self.pending = []
         self.last_flush = time.monotonic()
 
@@ -205,7 +222,7 @@ def run_batch(
     bar = tqdm(
         total=summary.total, unit="input", disable=None if progress is None else not progress
     )
-    run = Run(store, archive, summary, bar)
+    run = Run(store, archive, summary, bar, source)
     try:
         done = store.scored(archive.name, archive.version)
         items = to_score(source, done, archive, run)

@@ -6,18 +6,22 @@
                   skipped), or JSONL, one object per line, the text under ``text_field``
     image model   a folder: every non-hidden file below it; id: its path in the folder
 
-Every feature column except the id column is a feature, in file order; a Parquet row whose
-only feature is a list is that list. Cells are not validated here: the handler does that,
-so a bad row gets the same message as online. An input that cannot even be read (a JSONL
-line that is not JSON) becomes an ``Item`` with ``problem`` set: an error row, no model call.
+A table's columns are checked against the model's feature names when it is opened, and
+rows read by name (batch.columns); a Parquet row whose only column is a list is that list.
+Cells are not validated here: the handler does that, so a bad row gets the same message as
+online, and ``Source.describe`` says where in the source that row is. An input that cannot
+even be read (a JSONL line that is not JSON) becomes an ``Item`` with ``problem`` set: an
+error row, no model call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +29,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from batch.columns import feature_columns, id_index
 from batch.errors import BatchError
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -36,9 +41,10 @@ class Item:
     value: Any  # vector: a list of cells; text: a str; image: bytes
     sha256: str
     problem: str | None = None  # why the input could not be read, if it could not
+    where: str | None = None  # where it is in the source: "line 7 (row 5)", "row 5", "line 3"
 
 
-def item(input_id: str, value: Any, problem: str | None = None) -> Item:
+def item(input_id: str, value: Any, problem: str | None = None, where: str | None = None) -> Item:
     """An input with the sha256 of its canonical bytes (JSON for rows, UTF-8 for texts)."""
     if isinstance(value, bytes):
         data = value
@@ -46,7 +52,7 @@ def item(input_id: str, value: Any, problem: str | None = None) -> Item:
         data = value.encode("utf-8")
     else:
         data = json.dumps(value, separators=(",", ":"), default=str).encode("utf-8")
-    return Item(input_id, value, hashlib.sha256(data).hexdigest(), problem)
+    return Item(input_id, value, hashlib.sha256(data).hexdigest(), problem, where)
 
 
 def cell(text: str) -> Any:
@@ -60,13 +66,28 @@ def cell(text: str) -> Any:
         return text
 
 
+# The one row of a request, as the vector handler names it (handlers/vector_parsing.py):
+# a row that fails alone is always row 0 of its request.
+REQUEST_ROW = re.compile(r"row 0(?:, feature (\d+))?: ")
+
+
 class Source:
     kind: ClassVar[str]  # the model input it holds: "vector", "text" or "image"
 
-    def __init__(self, path: Path, id_column: str | None = None, text_field: str = "text"):
+    def __init__(
+        self,
+        path: Path,
+        id_column: str | None = None,
+        text_field: str = "text",
+        features: Sequence[str] | None = None,  # the model's feature names, if it has them
+        ignore_extra: bool = False,  # skip table columns that are not features
+    ):
         self.path = path
         self.id_column = id_column
         self.text_field = text_field
+        self.features = features
+        self.ignore_extra = ignore_extra
+        self.columns: list[str] | None = None  # a table's columns read, in the model's order
 
     def __iter__(self) -> Iterator[Item]:
         raise NotImplementedError
@@ -75,55 +96,101 @@ class Source:
         """How many inputs the source holds, cheaper than reading them (for progress)."""
         raise NotImplementedError
 
+    def describe(self, item: Item, message: str) -> str:
+        """``message`` about ``item`` with where it is in the source: the handler's
+        "row 0, feature 5" of a one-row request becomes 'line 7 (row 5), column "x"'."""
+        if item.where is None or item.problem is not None:  # a problem names its line
+            return message
+        match = REQUEST_ROW.match(message)
+        if match is None:
+            return f"{item.where}: {message}"
+        where = item.where
+        if match[1] is not None:
+            position = int(match[1])
+            if self.columns is not None and position < len(self.columns):
+                where += f', column "{self.columns[position]}"'
+            else:
+                where += f", feature {position}"
+        return f"{where}: {message[match.end() :]}"
+
 
 class CsvSource(Source):
+    """Feature rows under a header; ``where``: the line the row starts on and its number."""
+
     kind = "vector"
 
-    def _rows(self) -> Iterator[list[str]]:
+    def __init__(self, path: Path, *args: Any, **kwargs: Any):
+        super().__init__(path, *args, **kwargs)
+        with self._reader() as reader:
+            self.header: list[str] = next(reader, [])
+        self.picks = feature_columns(
+            self.header, self.features, self.id_column, path, self.ignore_extra
+        )
+        self.columns = [self.header[index] for index in self.picks]
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Any]:
         # A cell that is not UTF-8 reaches the handler as text, which names it as not a number.
         with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as file:
-            yield from csv.reader(file)
+            yield csv.reader(file)
 
     def __iter__(self) -> Iterator[Item]:
-        rows = self._rows()
-        header = next(rows, [])
-        id_index = _column_index(header, self.id_column, self.path)
-        for number, row in enumerate(rows):
-            if id_index is None:
-                yield item(str(number), [cell(text) for text in row])
-            elif id_index >= len(row):
-                yield item(f"row:{number}", row, f"row {number} has no {self.id_column!r} cell")
-            else:
-                cells = row[:id_index] + row[id_index + 1 :]
-                yield item(row[id_index], [cell(text) for text in cells])
+        id_at = id_index(self.header, self.id_column, self.path)
+        width = len(self.header)
+        with self._reader() as reader:
+            next(reader, None)
+            line = reader.line_num + 1
+            for number, row in enumerate(reader):
+                where = f"line {line} (row {number})"
+                line = reader.line_num + 1
+                # A short or long row keeps its length: the handler names the count.
+                cells = [row[i] for i in self.picks if i < len(row)] + row[width:]
+                values = [cell(text) for text in cells]
+                if id_at is None:
+                    yield item(str(number), values, where=where)
+                elif id_at >= len(row):
+                    problem = f"{where} has no {self.id_column!r} cell"
+                    yield item(f"row:{number}", row, problem, where)
+                else:
+                    yield item(row[id_at], values, where=where)
 
     def count(self) -> int:
-        return max(0, sum(1 for _ in self._rows()) - 1)
+        with self._reader() as reader:
+            return max(0, sum(1 for _ in reader) - 1)
 
 
 class ParquetSource(Source):
+    """Feature columns, or one list column; ``where``: the row's number from 0."""
+
     kind = "vector"
 
-    def __init__(self, path: Path, id_column: str | None = None, text_field: str = "text"):
-        super().__init__(path, id_column, text_field)
+    def __init__(self, path: Path, *args: Any, **kwargs: Any):
+        super().__init__(path, *args, **kwargs)
         try:
             self.file = pq.ParquetFile(path)
         except (pa.ArrowException, OSError) as exc:
             raise BatchError(f"{path} is not a readable Parquet file: {exc}") from None
+        schema = self.file.schema_arrow
+        names = schema.names
+        rest = [name for name in names if name != self.id_column]
+        id_index(names, self.id_column, path)
+        self.is_list = len(rest) == 1 and pa.types.is_list(schema.field(rest[0]).type)
+        if self.is_list:
+            self.read = rest  # one list per row: its length is the handler's to check
+        else:
+            picks = feature_columns(names, self.features, self.id_column, path, self.ignore_extra)
+            self.read = self.columns = [names[index] for index in picks]
 
     def __iter__(self) -> Iterator[Item]:
-        table = self.file
-        names = table.schema_arrow.names
-        _column_index(names, self.id_column, self.path)
-        features = [name for name in names if name != self.id_column]
+        wanted = [*self.read, *([self.id_column] if self.id_column else [])]
         number = 0
-        for batch in table.iter_batches(batch_size=4096):
+        for batch in self.file.iter_batches(batch_size=4096, columns=wanted):
             for row in batch.to_pylist():
-                values = [row[name] for name in features]
-                if len(values) == 1 and isinstance(values[0], list):
+                values = [row[name] for name in self.read]
+                if self.is_list:
                     values = values[0]
                 input_id = str(number) if self.id_column is None else str(row[self.id_column])
-                yield item(input_id, values)
+                yield item(input_id, values, where=f"row {number}")
                 number += 1
 
     def count(self) -> int:
@@ -148,7 +215,7 @@ class LinesSource(Source):
 
     def _item(self, number: int, line: bytes) -> Item:
         try:
-            return item(str(number), line.decode("utf-8"))
+            return item(str(number), line.decode("utf-8"), where=f"line {number}")
         except UnicodeDecodeError as exc:
             return item(str(number), line, f"line {number} is not valid UTF-8: {exc.reason}")
 
@@ -175,7 +242,7 @@ class JsonlSource(LinesSource):
             return item(f"line:{number}", line, f"line {number} has no {self.id_column!r}")
         if self.text_field not in document:
             return item(input_id, line, f"line {number} has no {self.text_field!r} field")
-        return item(input_id, document[self.text_field])
+        return item(input_id, document[self.text_field], where=f"line {number}")
 
 
 class FolderSource(Source):
@@ -218,9 +285,15 @@ WHAT = {
 
 
 def open_source(
-    path: Path, kind: str, id_column: str | None = None, text_field: str = "text"
+    path: Path,
+    kind: str,
+    id_column: str | None = None,
+    text_field: str = "text",
+    features: Sequence[str] | None = None,
+    ignore_extra: bool = False,
 ) -> Source:
-    """The source at ``path``, checked to hold what a ``kind`` model reads."""
+    """The source at ``path``, checked to hold what a ``kind`` model reads; a table's
+    columns checked against ``features``, the model's feature names (batch.columns)."""
     if path.is_dir():
         source_type: type[Source] = FolderSource
     elif not path.exists():
@@ -233,15 +306,7 @@ def open_source(
         raise BatchError(f"this model reads {WHAT[kind]}, got {path}")
     if id_column is not None and source_type in (LinesSource, FolderSource):
         raise BatchError(f"--id-column applies to CSV, Parquet and JSONL sources, not {path}")
-    return source_type(path, id_column, text_field)
-
-
-def _column_index(names: list[str], column: str | None, path: Path) -> int | None:
-    if column is None:
-        return None
-    if column not in names:
-        raise BatchError(f"{path} has no column {column!r}; its columns: {', '.join(names)}")
-    return names.index(column)
+    return source_type(path, id_column, text_field, features, ignore_extra)
 
 
 def content_type_of(input_id: str) -> str:

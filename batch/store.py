@@ -29,6 +29,8 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Row,
+    Select,
     String,
     Table,
     Text,
@@ -111,9 +113,10 @@ def _reason(exc: SQLAlchemyError) -> str:
 
 
 class Store:
-    """A database at ``url`` holding the two tables (created when missing)."""
+    """A database at ``url`` holding the two tables (created when missing, unless only
+    read: ``create=False``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
         try:
             parsed = make_url(url)
             self.url = parsed.render_as_string(hide_password=True)
@@ -127,8 +130,9 @@ class Store:
             raise BatchError(f"{self.url}: batch scoring supports {' and '.join(DIALECTS)}")
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        with self._errors():
-            metadata.create_all(self.engine)
+        if create:
+            with self._errors():
+                metadata.create_all(self.engine)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -169,6 +173,13 @@ class Store:
             connection.execute(
                 update(runs).where(runs.c.run_id == run_id).values(status=status, finished_at=now())
             )
+
+    def stream(self, query: Select[Any], size: int) -> Iterator[Sequence[Row[Any]]]:
+        """The rows of ``query`` in parts of up to ``size``, never all at once in memory
+        (a server-side cursor on PostgreSQL)."""
+        with self._errors(), self.engine.connect() as connection:
+            options = connection.execution_options(stream_results=True, yield_per=size)
+            yield from options.execute(query).partitions()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -44,11 +44,15 @@ def cancer_rows(count: int, seed: int = 0) -> list[list[float]]:
     return rows.round(5).tolist()
 
 
+FEATURES = [str(name) for name in load_breast_cancer().feature_names]  # the cancer model's
+
+
 def write_csv(path: Path, rows: list[list[float]], ids: list[str] | None = None) -> Path:
-    """A CSV with a header; with ``ids``, an ``id`` column first."""
+    """A CSV with a header naming the cancer model's features; with ``ids``, an ``id``
+    column first."""
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        header = [f"f{i}" for i in range(30)]
+        header = FEATURES
         writer.writerow(["id", *header] if ids else header)
         for index, row in enumerate(rows):
             writer.writerow([ids[index], *row] if ids else row)

@@ -13,15 +13,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+import batch
 from batch.archive import sha256_of
 from batch.cli import main
 from batch.store import predictions
 from server.settings import MODEL_STORE, ROOT
-from tests.batch_support import BAD_ROW, BAD_ROW_ERROR, cancer_rows, stored, write_csv
+from tests.batch_support import (
+    BAD_ROW,
+    BAD_ROW_ERROR,
+    FEATURES,
+    cancer_rows,
+    fails_with,
+    stored,
+    write_csv,
+)
 from tests.postgres import fresh_database, running_postgres
 
 CANCER = MODEL_STORE / "cancer.mar"
@@ -45,7 +55,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_database(request.getfixturevalue("postgres_server"))
 
 
-def batch(*args: str) -> int:
+def batch_main(*args: str) -> int:
     return main(["cancer", *args])
 
 
@@ -55,7 +65,7 @@ def test_rows_carry_provenance_and_reruns_score_only_what_changed(
     rows = cancer_rows(5)
     ids = ["a", "b", "c", "d", "bad"]
     source = write_csv(tmp_path / "rows.csv", [*rows[:4], BAD_ROW], ids)
-    assert batch(str(source), "--db", database_url, "--id-column", "id") == 1, "1: error rows"
+    assert batch_main(str(source), "--db", database_url, "--id-column", "id") == 1, "1: error rows"
     found, ran = stored(database_url)
     (first,) = ran
     summary = capsys.readouterr().out
@@ -63,7 +73,8 @@ def test_rows_carry_provenance_and_reruns_score_only_what_changed(
         f"run {first['run_id']}: cancer 1.0, local engine: 5 inputs, 5 scored (1 errors), "
         "0 already scored; "
     ), summary
-    assert summary.endswith(f"\n  error bad: {BAD_ROW_ERROR}\n"), summary
+    # The row keeps the handler's message; the summary says where the row is in the file.
+    assert summary.endswith("\n  error bad: line 6 (row 4): expected 30 features, got 29\n")
     unknown = ("started_at", "finished_at", "run_id")  # checked below
     assert {key: value for key, value in first.items() if key not in unknown} == {
         "model": "cancer",
@@ -100,10 +111,10 @@ def test_rows_carry_provenance_and_reruns_score_only_what_changed(
     assert (found["bad"]["error_code"], found["bad"]["error"]) == (400, BAD_ROW_ERROR)
 
     # Again: the four good rows are skipped, the bad one is tried again.
-    assert batch(str(source), "--db", database_url, "--id-column", "id") == 1
+    assert batch_main(str(source), "--db", database_url, "--id-column", "id") == 1
     # Then with one row changed: that row is scored again, in place.
     write_csv(source, [*rows[:2], rows[4], rows[3], BAD_ROW], ids)
-    assert batch(str(source), "--db", database_url, "--id-column", "id") == 1
+    assert batch_main(str(source), "--db", database_url, "--id-column", "id") == 1
     after, ran = stored(database_url)
     assert [(r["skipped"], r["scored"], r["errors"]) for r in ran] == [
         (0, 5, 1),
@@ -113,6 +124,91 @@ def test_rows_carry_provenance_and_reruns_score_only_what_changed(
     assert sorted(after) == sorted(ids), "one row per input, however many runs"
     assert after["c"]["run_id"] == ran[2]["run_id"] != after["a"]["run_id"] == first["run_id"]
     assert after["c"]["input_sha256"] != found["c"]["input_sha256"]
+
+
+def table_names(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        return inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_a_run_that_cannot_start_creates_no_database_and_no_tables(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "labelled.csv"
+    source.write_text(",".join([*FEATURES, "target"]) + "\n" + ",".join(["1"] * 31) + "\n")
+    assert 'not features: "target"' in fails_with(
+        capsys, "cancer", str(source), "--db", database_url
+    )
+    if database_url.startswith("sqlite"):
+        assert not (tmp_path / "batch.db").exists()
+    else:
+        assert table_names(database_url) == []
+
+
+def test_read_predictions_and_export_give_the_stored_rows_with_predictions_spread(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = ["a", "b", "c", "bad"]
+    source = write_csv(tmp_path / "rows.csv", [*cancer_rows(3), BAD_ROW], ids)
+    assert batch_main(str(source), "--db", database_url, "--id-column", "id") == 1
+    capsys.readouterr()
+    found, (ran,) = stored(database_url)
+    frame = batch.read_predictions(database_url, "cancer")
+    assert list(frame.columns) == [
+        "input_id",
+        "label",
+        "probabilities.benign",
+        "probabilities.malignant",
+        "probability",
+        "status",
+        "error_code",
+        "error",
+        "model",
+        "version",
+        "run_id",
+        "archive_sha256",
+        "input_sha256",
+        "latency_ms",
+        "scored_at",
+    ]
+    assert frame["input_id"].tolist() == ["a", "b", "c", "bad"], "shorter ids first"
+    provenance = ("run_id", "archive_sha256", "input_sha256", "latency_ms", "status")
+    for row in frame[frame["status"] == "ok"].to_dict("records"):
+        expected = found[row["input_id"]]
+        prediction = expected["prediction"]
+        assert (row["label"], row["probability"]) == (
+            prediction["label"],
+            prediction["probability"],
+        )
+        for label in ("malignant", "benign"):
+            assert row[f"probabilities.{label}"] == prediction["probabilities"][label]
+        assert {key: row[key] for key in provenance} == {key: expected[key] for key in provenance}
+        assert row["scored_at"].tzname() == "UTC"
+        assert row["scored_at"].timestamp() == pytest.approx(
+            expected["scored_at"].replace(tzinfo=row["scored_at"].tzinfo).timestamp()
+        )
+    bad = frame.set_index("input_id").loc["bad"]
+    assert (bad["status"], bad["error_code"], bad["error"]) == ("error", 400, BAD_ROW_ERROR)
+    assert pd.isna(bad["label"])
+    assert batch.read_predictions(database_url, "cancer", "1.0", status="error")[
+        "input_id"
+    ].tolist() == ["bad"]
+    assert batch.read_predictions(database_url, "cancer", "2.0").empty
+    assert len(batch.read_predictions(database_url, "cancer", run_id=ran["run_id"])) == 4
+
+    for name in ("rows.parquet", "rows.csv"):
+        target = tmp_path / "out" / name
+        target.parent.mkdir(exist_ok=True)
+        assert main(["export", "cancer", "--to", str(target), "--db", database_url]) == 0
+        assert capsys.readouterr().out == f"4 rows of cancer written to {target}\n"
+        read = pd.read_parquet(target) if name.endswith(".parquet") else pd.read_csv(target)
+        assert list(read.columns) == list(frame.columns)
+        assert read["input_id"].tolist() == frame["input_id"].tolist()
+        assert read["probability"].tolist()[:3] == frame["probability"].tolist()[:3]
+        assert read["error"].tolist()[3] == BAD_ROW_ERROR
 
 
 def count_rows(url: str) -> int:
