@@ -44,6 +44,7 @@ CRDS = {
     ("serving.kserve.io/v1beta1", "InferenceService"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("ray.io/v1", "RayJob"),  # deploy/batch: tests/deploy/test_batch_rayjob.py
 }
 
 
