@@ -88,7 +88,8 @@ def test_ray_offers_the_cpus_the_pods_get(job: Doc) -> None:
 
 
 def test_ray_version_is_the_pinned_one(job: Doc) -> None:
-    pinned = re.search(r"^ray\[[a-z,]+\]==(\S+)$", (ROOT / "requirements/ray.txt").read_text(), re.M)
+    requirements = (ROOT / "requirements/ray.txt").read_text()
+    pinned = re.search(r"^ray\[[a-z,]+\]==(\S+)$", requirements, re.M)
     assert pinned is not None
     assert job["spec"]["rayClusterSpec"]["rayVersion"] == pinned[1]
 
