@@ -36,6 +36,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
     update,
 )
@@ -48,6 +49,7 @@ from batch.errors import BatchError
 
 DIALECTS = ("sqlite", "postgresql")  # both have INSERT ... ON CONFLICT DO UPDATE
 KEY = ("model", "version", "input_id")
+IDS_PER_QUERY = 500  # ids in one IN (...): well under SQLite's 32,766 bound parameters
 
 metadata = MetaData()
 
@@ -156,6 +158,31 @@ class Store:
         )
         with self._errors(), self.engine.connect() as connection:
             return {row[0]: (row[1], row[2]) for row in connection.execute(query)}
+
+    def scored_among(
+        self, model: str, version: str, ids: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        """``scored`` for these ids only: a part of a source is checked without reading
+        the whole table (the primary key answers it)."""
+        found: dict[str, tuple[str, str]] = {}
+        with self._errors(), self.engine.connect() as connection:
+            for start in range(0, len(ids), IDS_PER_QUERY):
+                query = select(
+                    predictions.c.input_id, predictions.c.input_sha256, predictions.c.archive_sha256
+                ).where(
+                    predictions.c.model == model,
+                    predictions.c.version == version,
+                    predictions.c.status == "ok",
+                    predictions.c.input_id.in_(ids[start : start + IDS_PER_QUERY]),
+                )
+                found.update({row[0]: (row[1], row[2]) for row in connection.execute(query)})
+        return found
+
+    def count_run(self, run_id: str) -> int:
+        """How many rows the run ``run_id`` wrote and still holds."""
+        query = select(func.count()).select_from(predictions).where(predictions.c.run_id == run_id)
+        with self._errors(), self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def write(self, run_id: str, rows: Sequence[dict[str, Any]], **counts: int) -> None:
         """Upsert ``rows`` and set the run's ``counts``, in one transaction."""
