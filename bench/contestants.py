@@ -4,7 +4,9 @@
 - TorchServe with the same archives re-packed with other settings: TorchServe's stock
   ones (batch 1, one worker per core, torch's default of all cores per worker), or a
   sweep's variant;
-- the Flask app under gunicorn (bench/flask_app.py, bench/gunicorn_conf.py).
+- the Flask app under gunicorn (bench/flask_app.py, bench/gunicorn_conf.py);
+- the peers a user would pick instead, each from its own venv (make bench-peers): LitServe
+  (bench/litserve_app.py), BentoML (bench/bento_service.py), Ray Serve (bench/rayserve_app.py).
 A TorchServe is reached through its front door or, on the same server, directly
 (``Endpoint.direct``): the benchmark measures both, which is the door's cost.
 Every server is stopped on the way out (context managers), whatever happened.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +44,46 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
     pid: int | None = None  # the server's main process, for its CPU time
     direct: Endpoint | None = None  # a TorchServe behind its door: TorchServe itself
+    json_only: bool = False  # reads JSON bodies only: sent the inputs' JSON form
+    session: bool = False  # the server leads its own process group (pid = group id)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A peer server: a module run by its venv's Python with ``--port``, ready when
+    ``ready_path`` answers 200."""
+
+    venv: Path
+    module: str
+    ready_path: str
+    settings: str  # as the report states them
+    json_only: bool = False
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+
+PEER_VENVS = ROOT / "build"
+PEERS = {
+    "litserve": Peer(
+        PEER_VENVS / "venv-litserve",
+        "bench.litserve_app",
+        "/health",
+        "LitServe 0.2.19: a LitAPI per model, workers_per_device = cores, 1 torch thread each, "
+        "max_batch_size and batch_timeout = the model's batchSize and maxBatchDelay, "
+        "fast_queue (ZeroMQ), an API server per worker; JSON bodies (bench/litserve_app.py)",
+        json_only=True,
+    ),
+    "bentoml": Peer(
+        PEER_VENVS / "venv-bentoml",
+        "bench.bento_service",
+        "/readyz",
+        "BentoML 1.4.40: a service per model, workers = cores, 1 torch thread each, adaptive "
+        "batching (max_batch_size = the model's batchSize, max_latency_ms) "
+        "(bench/bento_service.py)",
+    ),
+}
 
 
 def stock_settings() -> dict[str, Any]:
@@ -182,3 +225,70 @@ def _wait_for_workers(
         with contextlib.suppress(requests.RequestException, ValueError, KeyError):
             seen.add(int(session.get(f"{url}/ping", timeout=5).json()["pid"]))
         time.sleep(0.2)  # polling interval, not a wait standing in for readiness
+
+
+@contextlib.contextmanager
+def peer(name: str, run_dir: Path, models: list[str], timeout: float = 300.0) -> Iterator[Endpoint]:
+    """The peer ``name`` serving ``models`` on a free port, in a session of its own so that
+    every process it starts (workers, API servers) is stopped with it."""
+    spec = PEERS[name]
+    if not spec.python.exists():
+        raise ServerError(f"{spec.python} is missing: run `make bench-peers` first")
+    (port,) = free_ports(1)
+    url = f"http://{HOST}:{port}"
+    command = [str(spec.python), "-m", spec.module, "--port", str(port), "--models", *models]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / f"{name}.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_ready(process, url + spec.ready_path, timeout, log_path)
+        yield Endpoint(url, {}, process.pid, json_only=spec.json_only, session=True)
+    finally:
+        _stop_session(process)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
+    """Poll ``url`` until it answers 200; give up at once if the server exited."""
+    deadline = time.monotonic() + timeout
+    session = requests.Session()
+    while True:
+        if process.poll() is not None:
+            raise ServerError(
+                f"{url}: exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
+        with contextlib.suppress(requests.RequestException):
+            if session.get(url, timeout=5).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise ServerError(f"{url}: not ready after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)  # polling interval, not a wait standing in for readiness
+
+
+def _stop_session(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's session (its process group), SIGKILL what is left after 30 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGCONT)  # were it paused, it could not stop
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # workers the main process left behind
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def pause(endpoint: Endpoint, paused: bool) -> None:
+    """Stop (SIGSTOP) or continue (SIGCONT) every process of a peer's session: a peer that
+    polls its queues takes CPU while idle, which must not fall on the contestant measured
+    meanwhile."""
+    if endpoint.session and endpoint.pid is not None:
+        os.killpg(endpoint.pid, signal.SIGSTOP if paused else signal.SIGCONT)

@@ -1,13 +1,15 @@
 """`make bench`: every contestant, same machine, same load generator, one run.
 
     python -m bench.run [--models ...] [--contestants ...] [--levels 1 8 32 64]
-                        [--rounds 3] [--seconds 3] [--warmup 3] [--set MODEL.KEY=VALUE ...]
-                        [--env NAME=VALUE ...] [--out bench/results]
+                        [--rounds 3] [--seconds 3] [--warmup 30] [--warmup-python 5]
+                        [--set MODEL.KEY=VALUE ...] [--env NAME=VALUE ...] [--out bench/results]
 
 Writes <out>/<timestamp>/{results.md, results.png, raw.json}. One contestant is driven at a
 time, so none takes CPU from another. Each level is measured in rounds, every contestant
 once per round, and the round with the median req/s counts: a burst of outside load on a
-shared machine then spoils one round, not the result. The files are rewritten after each
+shared machine then spoils one round, not the result. Before any timing, every contestant's
+answers are checked against this project's TorchServe's (the same labels, probabilities
+and embeddings within tests/answers.py's TOLERANCE). The files are rewritten after each
 level, so a cut-off run keeps what it measured. --set and --env try settings on this
 project's TorchServe (archives re-packed; worker environment) before they are committed.
 """
@@ -33,19 +35,24 @@ import yaml
 from bench import limit, report, settle
 from bench.contestants import (
     CORES,
+    PEERS,
     Endpoint,
     flask_gunicorn,
     merged,
     model_settings,
+    pause,
+    peer,
     stock_settings,
     torchserve,
 )
 from bench.loadgen import Run, run_wrk, wrk_path
 from bench.workloads import WORKLOADS, Workload
 from server.settings import ROOT, assignment
+from tests.answers import agrees
 
 RESULTS = ROOT / "bench" / "results"
-SERVED = ("torchserve", "door", "stock", "flask")
+SERVED = ("torchserve", "door", "stock", "flask", *PEERS)
+JAVA = ("torchserve", "door", "stock")  # TorchServe's frontend: warmed up longer
 
 
 class BenchError(RuntimeError):
@@ -66,7 +73,7 @@ def servers(
         "torchserve": lambda: torchserve(run_dir / "torchserve", models, tuned or None, env),
         "stock": lambda: torchserve(run_dir / "stock", models, stock, upstream=True),
         "flask": lambda: flask_gunicorn(run_dir / "flask"),
-    }
+    } | {name: (lambda name=name: peer(name, run_dir / name, models)) for name in PEERS}
 
 
 def with_door(endpoints: dict[str, Endpoint], door: bool) -> dict[str, Endpoint]:
@@ -78,19 +85,41 @@ def with_door(endpoints: dict[str, Endpoint], door: bool) -> dict[str, Endpoint]
     return direct
 
 
-def verify(endpoint: Endpoint, workload: Workload) -> None:
-    """One request per body: each must come back 200 with a right answer."""
-    for body in workload.bodies:
+def verify(endpoint: Endpoint, workload: Workload) -> list[Any]:
+    """One request per body: each must come back 200 with a right answer; the answers."""
+    bodies, content_type = workload.wire(endpoint.json_only)
+    answers = []
+    for body in bodies:
         response = requests.post(
             endpoint.url + workload.path,
             data=body,
-            headers=endpoint.headers | {"Content-Type": workload.content_type},
+            headers=endpoint.headers | {"Content-Type": content_type},
             timeout=60,
         )
         problem = f"HTTP {response.status_code}" if response.status_code != 200 else None
         problem = problem or workload.check(response.json())
         if problem:
             raise BenchError(f"{endpoint.url}{workload.path}: {problem}: {response.text[:300]}")
+        answers.append(response.json())
+    return answers
+
+
+def verify_all(endpoints: dict[str, Endpoint], workload: Workload) -> None:
+    """Every contestant answers every body rightly, and as the first one (this project's
+    TorchServe when measured) does: its figures are then for the same work."""
+    reference: tuple[str, list[Any]] | None = None
+    for name, endpoint in endpoints.items():
+        with active(endpoint):
+            answers = verify(endpoint, workload)
+        if reference is None:
+            reference = (name, answers)
+            continue
+        differences = agrees(reference[1], answers)
+        if differences:
+            raise BenchError(
+                f"{name} answers {workload.model} otherwise than {reference[0]}: "
+                + "; ".join(differences[:5])
+            )
 
 
 @contextlib.contextmanager
@@ -105,23 +134,46 @@ def cpu_share() -> Iterator[dict[str, float]]:
     result["busy"] = round(1 - idle / total, 3) if total else 0.0
 
 
+@contextlib.contextmanager
+def active(endpoint: Endpoint) -> Iterator[Endpoint]:
+    """A peer's processes running for its turn only, paused (SIGSTOP) otherwise (see
+    contestants.pause); other servers are left as they are."""
+    pause(endpoint, False)
+    try:
+        yield endpoint
+    finally:
+        pause(endpoint, True)
+
+
 def drive(
-    endpoint: Endpoint, workload: Workload, clients: int, seconds: float
+    endpoint: Endpoint, workload: Workload, clients: int, seconds: float, idle: float = 0.0
 ) -> tuple[Run, dict[str, Any]]:
     """wrk against one contestant, then wait until the server has done the requests it
-    still holds, so that their CPU does not land on the next contestant measured."""
-    headers = endpoint.headers | {"Content-Type": workload.content_type}
+    still holds, so that their CPU does not land on the next contestant measured; ``idle``:
+    the share of a core the server takes with no load (its quiet)."""
+    bodies, content_type = workload.wire(endpoint.json_only)
+    headers = endpoint.headers | {"Content-Type": content_type}
     with cpu_share() as share:
-        run = run_wrk(endpoint.url + workload.path, workload.bodies, headers, clients, seconds)
+        run = run_wrk(endpoint.url + workload.path, bodies, headers, clients, seconds)
     extra: dict[str, Any] = {"busy": share["busy"]}
     if endpoint.pid is not None:
-        quiet, extra["settle_s"] = settle.wait_quiet(endpoint.pid)
+        quiet_share = settle.QUIET_SHARE + idle
+        quiet, extra["settle_s"] = settle.wait_quiet(endpoint.pid, share=quiet_share)
         if not quiet:
             print(
                 f"warning: {endpoint.url} still busy {extra['settle_s']} s after the load",
                 flush=True,
             )
     return run, extra
+
+
+def idle_shares(endpoints: dict[str, Endpoint]) -> dict[str, float]:
+    """Per peer (a server in a session of its own), the share of a core it takes idle."""
+    return {
+        name: settle.idle_share(endpoint.pid)
+        for name, endpoint in endpoints.items()
+        if endpoint.session and endpoint.pid is not None
+    }
 
 
 def settings_from(assignments: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
@@ -180,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup",
         type=float,
         default=30.0,
-        help="seconds per server and model at the nominal load",
+        help="seconds per TorchServe and model at the nominal load",
+    )
+    parser.add_argument(
+        "--warmup-python",
+        type=float,
+        default=5.0,
+        help="seconds per Python server (Flask, the peers) and model at the nominal load",
     )
     parser.add_argument(
         "--set",
@@ -217,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": args.seconds,
             "rounds": args.rounds,
             "warmup": args.warmup,
+            "warmup_python": args.warmup_python,
             "levels": args.levels,
         },
         "server_settings": {
@@ -226,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             | ({"environment": env} if env else {}),
             "stock": stock_settings(),
             "flask": "gunicorn sync, workers = cores, 1 torch thread each (bench/gunicorn_conf.py)",
-        },
+        }
+        | {name: PEERS[name].settings for name in PEERS if name in args.contestants},
         "runs": [],
     }
 
@@ -249,19 +309,33 @@ def main(argv: list[str] | None = None) -> int:
                 name: stack.enter_context(factories[name]()) for name in served if name != "door"
             }
             endpoints = with_door(endpoints, "door" in served)
+            idle = idle_shares(endpoints)
+            record["idle_share"] = idle
+            for endpoint in endpoints.values():
+                pause(endpoint, True)
+            pool = stack.enter_context(limit.pool()) if "limit" in args.contestants else None
             for model in args.models:
                 workload = WORKLOADS[model]
-                for endpoint in endpoints.values():
-                    verify(endpoint, workload)
-                    drive(endpoint, workload, workload.nominal, args.warmup)
+                verify_all(endpoints, workload)
+                warmed: set[int | None] = set()
+                for name, endpoint in endpoints.items():
+                    # TorchServe's frontend is one JVM per server, whichever way it is called.
+                    java = name in JAVA and endpoint.pid not in warmed
+                    warmed.add(endpoint.pid)
+                    seconds = args.warmup if java else args.warmup_python
+                    with active(endpoint):
+                        drive(endpoint, workload, workload.nominal, seconds, idle.get(name, 0))
                 for clients in args.levels:
                     rounds: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
                     for _ in range(args.rounds):
-                        if "limit" in args.contestants:
-                            run, threads = limit.measure(workload, clients, args.seconds / 2)
-                            rounds.setdefault("limit", []).append((run, {"threads": threads}))
+                        if pool is not None:
+                            run, shape = pool.measure(workload, clients, args.seconds / 2)
+                            rounds.setdefault("limit", []).append((run, {"shape": shape}))
                         for name, endpoint in endpoints.items():
-                            run, extra = drive(endpoint, workload, clients, args.seconds)
+                            with active(endpoint):
+                                run, extra = drive(
+                                    endpoint, workload, clients, args.seconds, idle.get(name, 0)
+                                )
                             rounds.setdefault(name, []).append((run, extra))
                     for name, measured in rounds.items():
                         run, extra = median_round(measured)

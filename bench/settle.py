@@ -34,6 +34,15 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def idle_share(pid: int, seconds: float = 2.0) -> float:
+    """The share of one core the process tree of ``pid`` uses with no load: a server that
+    polls its queues (LitServe, BentoML) is never under QUIET_SHARE, so it is judged quiet
+    once back near its own idle use."""
+    before = tree_cpu_seconds(pid)
+    time.sleep(seconds)  # the measurement window
+    return round((tree_cpu_seconds(pid) - before) / seconds, 3)
+
+
 def wait_quiet(
     pid: int, *, share: float = QUIET_SHARE, window: float = WINDOW_S, timeout: float = 120.0
 ) -> tuple[bool, float]:
