@@ -82,9 +82,13 @@ class LocalCluster:
         self.env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
         # A node waits for its agents' port files (15 s by default): on 2 busy cores their
         # Python start-up can take longer.
+        # A lost node is declared dead after 5 missed health checks a second apart (Ray's
+        # default: about 30 s), so a run carries on soon after a node is killed.
         self.node_env = self.env | {
             "RAY_agent_register_timeout_ms": str(int(START_TIMEOUT * 1000)),
             "RAY_raylet_start_wait_time_s": str(int(START_TIMEOUT)),
+            "RAY_health_check_period_ms": "1000",
+            "RAY_health_check_failure_threshold": "5",
         }
 
     @property

@@ -47,14 +47,16 @@ from batch.archive import Archive, sha256_of
 from batch.errors import BatchError
 from batch.packing import PACKERS, Packer
 from batch.ray_read import ITEMS, FileItems, ImageItems, image_files, locate, source_type
-from batch.runner import FLUSH_ROWS, Run, Summary
+from batch.runner import Run, Summary
 from batch.scoring import Outcome, score, unreadable
 from batch.sources import FolderSource, Item, Source, open_source
 from batch.store import Store
 
 ENGINE = "ray"
 ACTOR_CPUS = 1.0  # one scoring actor per CPU Ray counts (the handlers use one torch thread)
-TASK_CPUS = 0.25  # reading and the resume check are light next to scoring
+# Reading and the resume check are light next to scoring, and ask for no CPU: with a
+# share, actors holding every CPU (--actors at the cluster's CPUs) would starve them.
+TASK_CPUS = 0.0
 OUTCOMES, SKIPPED = "outcomes", "skipped"
 
 
@@ -178,9 +180,10 @@ def dataset(
     if dialect == "sqlite":
         here = ray.get_runtime_context().get_node_id()
         check["scheduling_strategy"] = NodeAffinitySchedulingStrategy(here, soft=False)
-    # About FLUSH_ROWS inputs per look-up: one query per 500 ids, blocks for every actor.
-    per_check = max(1, FLUSH_ROWS // plan.per_request)
-    checked = read.map_batches(unscored, fn_kwargs={"plan": plan}, batch_size=per_check, **check)
+    # One look-up per actor call: its output block is then one call, and results stream.
+    checked = read.map_batches(
+        unscored, fn_kwargs={"plan": plan}, batch_size=plan.per_call, **check
+    )
     return checked.map_batches(
         Scorer,
         fn_constructor_kwargs={"plan": plan},

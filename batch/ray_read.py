@@ -127,21 +127,16 @@ def chunk_row(items: list[Item]) -> dict[str, bytes]:
 
 
 def chunks(items: Iterator[Item], size: int) -> Iterator[pa.Table]:
-    """One Arrow block of chunk rows per 16 chunks of ``size`` inputs."""
-    rows: list[dict[str, bytes]] = []
+    """One Arrow block per chunk of ``size`` inputs: blocks are the unit Ray Data hands a
+    task or an actor, so small ones keep every actor busy and results streaming."""
     batch: list[Item] = []
     for one in items:
         batch.append(one)
         if len(batch) == size:
-            rows.append(chunk_row(batch))
+            yield pa.Table.from_pylist([chunk_row(batch)])
             batch = []
-        if len(rows) == 16:
-            yield pa.Table.from_pylist(rows)
-            rows = []
     if batch:
-        rows.append(chunk_row(batch))
-    if rows:
-        yield pa.Table.from_pylist(rows)
+        yield pa.Table.from_pylist([chunk_row(batch)])
 
 
 class FileItems(FileBasedDatasource):

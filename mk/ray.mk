@@ -12,7 +12,7 @@ $(VENV)/.ray: $(VENV)/.dev requirements/ray.txt requirements/lock.txt
 
 install-ray: $(VENV)/.ray ## add Ray (Ray Data, the ray CLI) for `--engine ray`
 
-test test-component lint batch: $(VENV)/.ray
+test test-unit test-component lint batch: $(VENV)/.ray
 
 ray-cluster: $(VENV)/.ray archive ## a Ray head + 1 worker node on loopback, for `--engine ray --address`; Ctrl-C stops it
 	$(PY) -m batch.ray_cluster $(RAY_CLUSTER_ARGS)
