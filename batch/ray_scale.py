@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     finally:
         cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
     print()
     for model in args.models:
         local, one, two = (f for f in figures if f.model == model)
