@@ -25,12 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bench.contestants import CORES, model_settings
-from bench.serving import JSON_TYPE, MODELS, Served, error, one_thread, served
-from handlers.errors import InputError
+from bench.serving import JSON_TYPE, MODELS, Answer, Item, answered, one_thread, served
 from server.settings import HOST
-
-Item = tuple[bytes, str]  # a request's body and its Content-Type
-Answer = tuple[int, bytes]  # its status and JSON body
 
 
 class Body(bentoml.IODescriptor):
@@ -50,20 +46,6 @@ class Answered(bentoml.IODescriptor):
     async def to_http_response(cls, obj: Any, serde: Any) -> Response:
         status, body = obj[0]  # a batchable API answers each request a list of one
         return Response(body, status_code=status, media_type=JSON_TYPE)
-
-
-def answered(model: Served, items: list[Item]) -> list[Answer]:
-    """Each request read on its own (a mistake is its own 4xx), the rest in one call."""
-    read: list[Any] = []
-    answers: list[Answer | None] = []
-    for body, content_type in items:
-        try:
-            read.append(model.read(body, content_type))
-            answers.append(None)
-        except InputError as exc:
-            answers.append(error(exc))
-    bodies = iter(model.answer(read) if read else [])
-    return [answer or (200, next(bodies)) for answer in answers]
 
 
 def api(model: str) -> Any:

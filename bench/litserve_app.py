@@ -19,17 +19,18 @@ import argparse
 from typing import Any
 
 import litserve as ls
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 
 from bench.contestants import CORES, model_settings
-from bench.serving import JSON_TYPE, MODELS, Served, one_thread, served
-from handlers.errors import InputError, status_of
+from bench.serving import JSON_TYPE, MODELS, Answer, Served, answered, one_thread, served
 from server.settings import HOST
 
 
 class ModelAPI(ls.LitAPI):
     """One model: each request read on its own (a mistake is that request's 4xx), the
-    batch answered in one model call."""
+    batch answered in one model call. The reading is done in ``predict``, not in
+    ``decode_request``: LitServe answers an exception raised in any hook of a batched
+    loop to the whole batch, which would fail a bad request's batch-mates too."""
 
     def __init__(self, model: str) -> None:
         settings = model_settings(model)
@@ -47,24 +48,21 @@ class ModelAPI(ls.LitAPI):
 
     def decode_request(self, request: Request) -> Any:
         # Annotated Request, LitServe reads the body as JSON and passes the parsed value.
-        assert self.served is not None, "setup() loads the model first"
-        try:
-            return self.served.read(request, JSON_TYPE)
-        except InputError as exc:
-            raise HTTPException(status_of(exc), str(exc)) from None
+        return request
 
     def batch(self, inputs: list[Any]) -> list[Any]:
         return inputs  # the models take a list of requests' inputs
 
-    def predict(self, items: list[Any]) -> list[bytes]:
+    def predict(self, documents: list[Any]) -> list[Answer]:
         assert self.served is not None, "setup() loads the model first"
-        return self.served.answer(items)
+        return answered(self.served, [(document, JSON_TYPE) for document in documents])
 
-    def unbatch(self, output: list[bytes]) -> list[bytes]:
+    def unbatch(self, output: list[Answer]) -> list[Answer]:
         return output
 
-    def encode_response(self, output: bytes) -> Response:
-        return Response(output, media_type=JSON_TYPE)
+    def encode_response(self, output: Answer) -> Response:
+        status, body = output
+        return Response(body, status_code=status, media_type=JSON_TYPE)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,6 +26,9 @@ from handlers.vector_parsing import rows_from_json
 MODELS = ("digits", "cancer", "minilm")
 JSON_TYPE = "application/json"
 
+Item = tuple[Any, str]  # a request's body (bytes, or JSON a server parsed) and Content-Type
+Answer = tuple[int, bytes]  # its status and JSON body
+
 
 class Served(Protocol):
     def read(self, body: bytes, content_type: str) -> Any: ...
@@ -99,9 +102,24 @@ def served(model: str) -> Served:
     return kinds[model]()
 
 
-def error(exc: InputError) -> tuple[int, bytes]:
+def error(exc: InputError) -> Answer:
     """The status and JSON body a handler answers for a client's mistake."""
     return status_of(exc), error_body(exc).encode()
+
+
+def answered(model: Served, items: list[Item]) -> list[Answer]:
+    """A batch of requests: each read on its own (a mistake is its own 4xx, as in the
+    handlers), the rest answered in one model call; one (status, body) per request."""
+    read: list[Any] = []
+    answers: list[Answer | None] = []
+    for body, content_type in items:
+        try:
+            read.append(model.read(body, content_type))
+            answers.append(None)
+        except InputError as exc:
+            answers.append(error(exc))
+    bodies = iter(model.answer(read) if read else [])
+    return [answer or (200, next(bodies)) for answer in answers]
 
 
 def one_thread() -> None:
