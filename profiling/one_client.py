@@ -125,8 +125,8 @@ def hottest_python(raw: Path, top: int = 25) -> list[tuple[str, float]]:
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         total += int(count)
-        for frame in set(stack.split(";")):
-            inclusive[re.sub(r":\d+\)", ")", frame)] += int(count)
+        for frame in {re.sub(r":\d+\)", ")", frame) for frame in stack.split(";")}:
+            inclusive[frame] += int(count)
     return [(frame, count / max(1, total)) for frame, count in inclusive.most_common(top)]
 
 
