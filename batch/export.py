@@ -70,11 +70,13 @@ def parser() -> argparse.ArgumentParser:
         "prediction spread into columns.",
     )
     p.add_argument("model", help="the model name the rows were scored with")
-    p.add_argument("--to", type=Path, required=True, help="FILE.parquet or FILE.csv")
+    p.add_argument(
+        "--to", type=Path, required=True, metavar="FILE", help="FILE.parquet or FILE.csv"
+    )
     p.add_argument(
         "--db",
         default=os.environ.get(DATABASE_URL_ENV, DEFAULT_DB),
-        help="SQLAlchemy URL, as when scoring",
+        help=f"SQLAlchemy URL, as when scoring (default ${DATABASE_URL_ENV} or {DEFAULT_DB})",
     )
     p.add_argument("--version", help="only this model version (default: every version)")
     p.add_argument("--run", metavar="RUN_ID", help="only the rows this run wrote")

@@ -136,15 +136,18 @@ class CsvSource(Source):
 
     def __iter__(self) -> Iterator[Item]:
         id_at = id_index(self.header, self.id_column, self.path)
-        width = len(self.header)
+        width, picks = len(self.header), self.picks
+        in_order = picks == list(range(width))  # the common case: nothing to pick
         with self._reader() as reader:
             next(reader, None)
             line = reader.line_num + 1
             for number, row in enumerate(reader):
                 where = f"line {line} (row {number})"
                 line = reader.line_num + 1
-                # A short or long row keeps its length: the handler names the count.
-                cells = [row[i] for i in self.picks if i < len(row)] + row[width:]
+                if len(row) != width:  # keeps its length: the handler names the count
+                    cells = [row[i] for i in picks if i < len(row)] + row[width:]
+                else:
+                    cells = row if in_order else [row[i] for i in picks]
                 values = [cell(text) for text in cells]
                 if id_at is None:
                     yield item(str(number), values, where=where)
