@@ -14,8 +14,10 @@ from batch.errors import BatchError
 from batch.sources import Item, open_source
 
 
-def items(path: Path, kind: str, **options: str) -> list[Item]:
-    source = open_source(path, kind, **options)
+def items(
+    path: Path, kind: str, id_column: str | None = None, text_field: str = "text"
+) -> list[Item]:
+    source = open_source(path, kind, id_column=id_column, text_field=text_field)
     found = list(source)
     assert source.count() == len(found), "count() agrees with what iteration yields"
     return found
