@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from bench.contestants import PEERS, Endpoint, peer
-from bench.run import verify_all
+from bench.run import active, verify_all
 from bench.workloads import WORKLOADS
 from server.launcher import TorchServe
 
@@ -45,8 +45,9 @@ def test_peer_answers_as_torchserve(
 
 def test_peer_names_a_client_mistake(peer_endpoint: tuple[str, Endpoint]) -> None:
     _, endpoint = peer_endpoint
-    response = requests.post(
-        f"{endpoint.url}/predictions/cancer", json={"inputs": [14.2, 20.1]}, timeout=60
-    )
+    with active(endpoint):  # verify_all leaves a peer paused (SIGSTOP) after its turn
+        response = requests.post(
+            f"{endpoint.url}/predictions/cancer", json={"inputs": [14.2, 20.1]}, timeout=60
+        )
     assert response.status_code == 400, response.text
     assert "row 0: expected 30 features, got 2" in response.text, response.text
