@@ -12,5 +12,5 @@ install-haproxy: ## install HAProxy (apt) if missing: the front door of every se
 
 # What the door costs beside a bare HAProxy hop (forwarding only) and TorchServe direct, on
 # one server per model, rounds in turn (bench/door_cost.py; docs/load-and-bench.md).
-door-cost: install-dev bench-tools archive install-haproxy ## the door's cost vs a bare proxy hop, per model (~8 min)
+door-cost: install-dev bench-tools archive install-haproxy ## the door's cost vs a bare proxy hop, per model (~12 min)
 	$(PY) -m bench.door_cost $(DOOR_COST_ARGS)
