@@ -284,7 +284,7 @@ def _consume(
         disable=None if progress is None else not progress,
     )
     run = Run(store, archive, summary, bar, opened)
-    try:
+    with run.ending():
         with _errors():
             for row in _rows(pipeline):
                 for _ in range(row[SKIPPED]):
@@ -295,15 +295,6 @@ def _consume(
         run.faults = []
         run.flush()
         _check_unique(store, summary)
-    except BaseException as exc:
-        bar.close()
-        with contextlib.suppress(BatchError):
-            run.flush()
-            store.finish_run(
-                summary.run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            )
-        raise
-    bar.close()
     summary.seconds = time.perf_counter() - started
     summary.total = max(summary.total, summary.skipped + summary.scored)
     store.write(summary.run_id, [], total=summary.total)

@@ -108,6 +108,22 @@ class Run:
         self.faults: list[Outcome] = []  # server faults, to be tried again alone
         self.last_flush = time.monotonic()
 
+    @contextlib.contextmanager
+    def ending(self) -> Iterator[None]:
+        """Closes the progress bar; when what it wraps fails, keeps the rows already scored
+        (unless the database is what failed), so the next run does not score them again,
+        and marks the run interrupted or failed before the error goes on."""
+        try:
+            yield
+        except BaseException as exc:
+            self.progress.close()
+            with contextlib.suppress(BatchError):
+                self.flush()
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                self.store.finish_run(self.summary.run_id, status)
+            raise
+        self.progress.close()
+
     def skip(self) -> None:
         self.summary.skipped += 1
         self.progress.update(1)
@@ -223,7 +239,7 @@ def run_batch(
         total=summary.total, unit="input", disable=None if progress is None else not progress
     )
     run = Run(store, archive, summary, bar, source)
-    try:
+    with run.ending():
         done = store.scored(archive.name, archive.version)
         items = to_score(source, done, archive, run)
         # A call holds about inputs_per_call inputs, and at least one request.
@@ -231,17 +247,6 @@ def run_batch(
         _score_all(engine, packer, calls_of(items, per_request, per_call, run), run)
         run.retry_faults(engine, packer)
         run.flush()
-    except BaseException as exc:
-        bar.close()
-        # Keep the rows already scored (unless the database is what failed), so the next
-        # run does not score them again.
-        with contextlib.suppress(BatchError):
-            run.flush()
-            store.finish_run(
-                summary.run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            )
-        raise
-    bar.close()
     summary.seconds = time.perf_counter() - started
     store.finish_run(summary.run_id, "finished")
     return summary

@@ -108,6 +108,18 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
     cursor.close()
 
 
+def _ok(model: str, version: str) -> Select[str, str, str]:
+    """The inputs of this model and version scored without error: id, input and archive
+    sha256."""
+    return select(
+        predictions.c.input_id, predictions.c.input_sha256, predictions.c.archive_sha256
+    ).where(
+        predictions.c.model == model,
+        predictions.c.version == version,
+        predictions.c.status == "ok",
+    )
+
+
 def _reason(exc: SQLAlchemyError) -> str:
     """The driver's own first line (e.g. 'connection refused'), not SQLAlchemy's wrapper."""
     text = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
@@ -149,15 +161,8 @@ class Store:
 
     def scored(self, model: str, version: str) -> dict[str, tuple[str, str]]:
         """Inputs already scored without error: id -> (input sha256, archive sha256)."""
-        query = select(
-            predictions.c.input_id, predictions.c.input_sha256, predictions.c.archive_sha256
-        ).where(
-            predictions.c.model == model,
-            predictions.c.version == version,
-            predictions.c.status == "ok",
-        )
         with self._errors(), self.engine.connect() as connection:
-            return {row[0]: (row[1], row[2]) for row in connection.execute(query)}
+            return {row[0]: (row[1], row[2]) for row in connection.execute(_ok(model, version))}
 
     def scored_among(
         self, model: str, version: str, ids: Sequence[str]
@@ -167,13 +172,8 @@ class Store:
         found: dict[str, tuple[str, str]] = {}
         with self._errors(), self.engine.connect() as connection:
             for start in range(0, len(ids), IDS_PER_QUERY):
-                query = select(
-                    predictions.c.input_id, predictions.c.input_sha256, predictions.c.archive_sha256
-                ).where(
-                    predictions.c.model == model,
-                    predictions.c.version == version,
-                    predictions.c.status == "ok",
-                    predictions.c.input_id.in_(ids[start : start + IDS_PER_QUERY]),
+                query = _ok(model, version).where(
+                    predictions.c.input_id.in_(ids[start : start + IDS_PER_QUERY])
                 )
                 found.update({row[0]: (row[1], row[2]) for row in connection.execute(query)})
         return found

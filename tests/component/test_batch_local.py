@@ -155,3 +155,36 @@ def test_minilm_texts_match_the_readme(local_engine: LoadEngine, tmp_path: Path)
     assert_close(first["embedding"][:3], [0.0332416, 0.004406, -0.006277], ROUNDING)
     cosine = sum(a * b for a, b in zip(first["embedding"], second["embedding"], strict=True))
     assert round(cosine, 4) == 0.2474
+
+
+class InterruptedAfter(Counting):
+    """An engine that a Ctrl-C stops after ``calls`` calls."""
+
+    def __init__(self, engine: LocalEngine, calls: int) -> None:
+        super().__init__(engine)
+        self.calls = calls
+
+    def call(self, requests: Sequence[Request]) -> list[Reply]:
+        if self.calls == 0:
+            raise KeyboardInterrupt
+        self.calls -= 1
+        return super().call(requests)
+
+
+def test_an_interrupted_run_keeps_what_it_scored_and_the_rerun_scores_the_rest(
+    local_engine: LoadEngine, tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "r.csv", cancer_rows(200))
+    engine = InterruptedAfter(local_engine("cancer"), calls=3)
+    engine.inputs_per_call = 20  # 10 calls of 2 requests of 10 rows
+    with pytest.raises(KeyboardInterrupt):
+        score_into_sqlite(engine, "cancer", source, tmp_path, rows_per_request=10)
+    kept, (interrupted,) = stored(f"sqlite:///{tmp_path / 'batch.db'}")
+    assert interrupted["status"] == "interrupted"
+    assert 0 < len(kept) == interrupted["scored"] < 200, interrupted
+
+    summary, url = score_into_sqlite(local_engine("cancer"), "cancer", source, tmp_path)
+    found, (_, finished) = stored(url)
+    assert finished["status"] == "finished"
+    assert (summary.skipped, summary.scored) == (len(kept), 200 - len(kept))
+    assert sorted(found, key=int) == [str(i) for i in range(200)]
