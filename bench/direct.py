@@ -12,16 +12,14 @@ import io
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from contracts import image, vector
+from contracts import image
 from contracts.metadata import read_metadata
 from contracts.pooling import filled, mean_pooled
 from handlers.digit_features import image_to_grid
 from handlers.image_wire import decode_image
-from handlers.vector_parsing import rows_from_json
 from server.settings import MODEL_STORE
 
 
@@ -52,14 +50,15 @@ class Digits(Classifier):
 
         super().__init__("digits", DigitsNet(), store)
 
-    def inputs(self, images: list[bytes]) -> torch.Tensor:
-        """PNG/JPEG images -> (N, 1, 8, 8), decoded as the image handler decodes them."""
-        grids = [torch.from_numpy(image_to_grid(decode_image(data))) for data in images]
-        return torch.stack(grids).unsqueeze(1)
+    def grid(self, data: bytes) -> torch.Tensor:
+        """A PNG/JPEG image -> its (8, 8) grid, decoded as the image handler decodes it
+        (InputError for a body that is not such an image)."""
+        return torch.from_numpy(image_to_grid(decode_image(data)))
 
-    def predict(self, images: list[bytes]) -> list[image.ImageAnswer]:
-        """Per image, as the image handler answers: the label and the top-k ranking."""
-        rows = self.probabilities(self.inputs(images)).tolist()
+    def answers(self, inputs: torch.Tensor) -> list[image.ImageAnswer]:
+        """(N, 1, 8, 8) grids -> per image, as the image handler answers: the label and
+        the top-k ranking."""
+        rows = self.probabilities(inputs).tolist()
         return [image.answer(self.labels, row, self.metadata["top_k"]) for row in rows]
 
 
@@ -69,15 +68,6 @@ class Cancer(Classifier):
 
         super().__init__("cancer", CancerNet(), store)
         self.features = len(self.metadata["input"]["features"])
-
-    def inputs(self, documents: list[Any]) -> torch.Tensor:
-        """JSON documents (one or more rows each) -> one (rows, features) tensor."""
-        rows = [row for document in documents for row in rows_from_json(document, self.features)]
-        return torch.tensor(rows, dtype=torch.float32)
-
-    def predict(self, documents: list[Any]) -> vector.VectorAnswer:
-        """All documents' rows in one answer, as the vector handler answers one request."""
-        return vector.answer(self.labels, self.probabilities(self.inputs(documents)).tolist())
 
 
 class MiniLM:

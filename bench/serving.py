@@ -40,13 +40,17 @@ class DigitsServed:
     def __init__(self) -> None:
         self.model = Digits()
 
-    def read(self, body: bytes, content_type: str) -> bytes:
-        """The image: the raw body, or base64 in JSON ``{"image": ...}``."""
+    def read(self, body: bytes, content_type: str) -> Any:
+        """The image's grid, decoded here so that a bad image is this request's 4xx: the
+        raw body, or base64 in JSON ``{"image": ...}``."""
         payload = Payload(body, media_type(content_type))
-        return image_from_json(parse_json(payload)) if payload.is_json else body
+        return self.model.grid(image_from_json(parse_json(payload)) if payload.is_json else body)
 
-    def answer(self, items: list[bytes]) -> list[bytes]:
-        return [orjson.dumps(answer) for answer in self.model.predict(items)]
+    def answer(self, items: list[Any]) -> list[bytes]:
+        import torch
+
+        answers = self.model.answers(torch.stack(items).unsqueeze(1))
+        return [orjson.dumps(answer) for answer in answers]
 
 
 class CancerServed:

@@ -6,6 +6,7 @@ any timing). And a client's mistake is a 4xx naming it. Each peer runs from its 
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from bench.contestants import PEERS, Endpoint, peer
 from bench.run import active, verify_all
 from bench.workloads import WORKLOADS
 from server.launcher import TorchServe
+from tests.batch_support import NOT_AN_IMAGE, NOT_AN_IMAGE_ERROR
 
 
 @pytest.fixture(scope="module", params=sorted(PEERS))
@@ -43,11 +45,20 @@ def test_peer_answers_as_torchserve(
     verify_all({"torchserve": torchserve, name: endpoint}, WORKLOADS[model])
 
 
-def test_peer_names_a_client_mistake(peer_endpoint: tuple[str, Endpoint]) -> None:
+MISTAKES = {  # model: (JSON body, what the 400 says)
+    "cancer": ({"inputs": [14.2, 20.1]}, "row 0: expected 30 features, got 2"),
+    "digits": (
+        {"image": base64.b64encode(NOT_AN_IMAGE).decode()},
+        NOT_AN_IMAGE_ERROR,
+    ),
+}
+
+
+@pytest.mark.parametrize("model", sorted(MISTAKES))
+def test_peer_names_a_client_mistake(peer_endpoint: tuple[str, Endpoint], model: str) -> None:
     _, endpoint = peer_endpoint
+    body, message = MISTAKES[model]
     with active(endpoint):  # verify_all leaves a peer paused (SIGSTOP) after its turn
-        response = requests.post(
-            f"{endpoint.url}/predictions/cancer", json={"inputs": [14.2, 20.1]}, timeout=60
-        )
+        response = requests.post(f"{endpoint.url}/predictions/{model}", json=body, timeout=60)
     assert response.status_code == 400, response.text
-    assert "row 0: expected 30 features, got 2" in response.text, response.text
+    assert message in response.text, response.text
