@@ -65,7 +65,7 @@ def bare_hop(backend_url: str) -> Iterator[Target]:
         while True:  # up once it answers anything (TorchServe's /ping through it)
             if process.poll() is not None:
                 raise RuntimeError(f"the bare HAProxy exited {process.returncode}")
-            with contextlib.suppress(requests.ConnectionError):
+            with contextlib.suppress(requests.RequestException):
                 requests.get(f"{url}/ping", timeout=2)
                 break
             if time.monotonic() > deadline:
@@ -74,7 +74,11 @@ def bare_hop(backend_url: str) -> Iterator[Target]:
         yield Target(url, {}, process.pid)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def measure(target: Target, workload: Workload, clients: int, seconds: float) -> dict[str, Any]:
@@ -185,10 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
-    median_cpu = statistics.median(
-        r["proxy_us_per_request"] for r in rows if r["via"] == "bare hop" and r["clients"] > 1
-    )
-    print(f"\nbare hop: {median_cpu:.0f} µs of CPU per request at load (median over models)")
+    at_load = [
+        r["proxy_us_per_request"]
+        for r in rows
+        if r["via"] == "bare hop" and r["clients"] > 1 and r["proxy_us_per_request"] is not None
+    ]
+    if at_load:
+        median_cpu = statistics.median(at_load)
+        print(f"\nbare hop: {median_cpu:.0f} µs of CPU per request at load (median over models)")
     return 0
 
 

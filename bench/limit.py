@@ -139,8 +139,9 @@ def pool(processes: int = CORES) -> Iterator[LimitPool]:
     context = multiprocessing.get_context("spawn")
     pipes = [context.Pipe() for _ in range(processes)]
     workers = [context.Process(target=_worker, args=(child,), daemon=True) for _, child in pipes]
-    for worker in workers:
+    for worker, (_, child) in zip(workers, pipes, strict=True):
         worker.start()
+        child.close()  # the worker's end: a worker that dies is then EOFError, not a hang
     try:
         yield LimitPool([parent for parent, _ in pipes])
     finally:
