@@ -47,7 +47,7 @@ from batch.archive import Archive, sha256_of
 from batch.errors import BatchError
 from batch.packing import PACKERS, Packer
 from batch.ray_read import ITEMS, FileItems, ImageItems, image_files, locate, source_type
-from batch.runner import Run, Summary
+from batch.runner import Run, Summary, request_sizes
 from batch.scoring import Outcome, score, unreadable
 from batch.sources import FolderSource, Item, Source, open_source
 from batch.store import Store
@@ -71,10 +71,19 @@ class Plan:
 
 
 def plan_for(archive: Archive, db_url: str, rows_per_request: int | None) -> Plan:
+    # An actor calls the handler as the local engine does: archive.batch_size per call.
     packer = PACKERS[archive.kind]()
-    per_request = min(rows_per_request or packer.max_items, packer.max_items)
-    # As batch.runner groups calls: about inputs_per_call inputs, at least one request.
-    return Plan(archive, db_url, per_request, max(1, archive.batch_size // per_request))
+    per_request, per_call = request_sizes(packer, rows_per_request, archive.batch_size)
+    return Plan(archive, absolute_sqlite(db_url), per_request, per_call)
+
+
+def absolute_sqlite(db_url: str) -> str:
+    """A SQLite file named as the driver sees it: Ray's workers run in folders of their
+    own, where a relative path would be another, empty database."""
+    url = make_url(db_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return db_url
+    return url.set(database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
 
 
 # The resume check's database, one per worker process and URL.
@@ -175,11 +184,17 @@ def dataset(
         reader: Any = ImageItems(location, image_files(location))
     else:
         reader = FileItems(location, partial(found, **options), plan.per_request)
-    read = ray.data.read_datasource(reader, num_cpus=TASK_CPUS)
+    # A local file or SQLite database is on the driver's node only: what reads it runs there.
+    on_this_node = NodeAffinitySchedulingStrategy(
+        ray.get_runtime_context().get_node_id(), soft=False
+    )
+    reading: dict[str, Any] = {"num_cpus": TASK_CPUS}
+    if location.is_local:
+        reading["ray_remote_args"] = {"scheduling_strategy": on_this_node}
+    read = ray.data.read_datasource(reader, **reading)
     check: dict[str, Any] = {"num_cpus": TASK_CPUS}
     if dialect == "sqlite":
-        here = ray.get_runtime_context().get_node_id()
-        check["scheduling_strategy"] = NodeAffinitySchedulingStrategy(here, soft=False)
+        check["scheduling_strategy"] = on_this_node
     # One look-up per actor call: its output block is then one call, and results stream.
     checked = read.map_batches(
         unscored, fn_kwargs={"plan": plan}, batch_size=plan.per_call, **check

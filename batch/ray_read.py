@@ -26,16 +26,7 @@ import pyarrow.fs as pafs
 from ray.data.datasource import FileBasedDatasource
 
 from batch.errors import BatchError
-from batch.sources import (
-    SUFFIXES,
-    WHAT,
-    FolderSource,
-    Item,
-    LinesSource,
-    ParquetSource,
-    Source,
-    item,
-)
+from batch.sources import Item, ParquetSource, Source, item, source_class
 
 ITEMS = "items"  # the column of a chunk: a pickled list[Item]
 
@@ -71,20 +62,8 @@ def locate(source: str) -> Location:
 
 def source_type(location: Location, kind: str, id_column: str | None) -> type[Source]:
     """The batch.sources class for this location, checked as ``open_source`` checks it."""
-    if location.is_folder:
-        found: type[Source] = FolderSource
-    else:
-        suffix = PurePosixPath(location.path).suffix.lower()
-        if suffix not in SUFFIXES:
-            raise BatchError(f"{location.given}: unknown source type {suffix!r}; give {WHAT[kind]}")
-        found = SUFFIXES[suffix]
-    if found.kind != kind:
-        raise BatchError(f"this model reads {WHAT[kind]}, got {location.given}")
-    if id_column is not None and found in (LinesSource, FolderSource):
-        raise BatchError(
-            f"--id-column applies to CSV, Parquet and JSONL sources, not {location.given}"
-        )
-    return found
+    suffix = PurePosixPath(location.path).suffix
+    return source_class(suffix, location.is_folder, kind, id_column, location.given)
 
 
 def image_files(location: Location) -> list[str]:

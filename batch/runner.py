@@ -213,6 +213,15 @@ def calls_of(
         yield call
 
 
+def request_sizes(
+    packer: Packer, rows_per_request: int | None, inputs_per_call: int
+) -> tuple[int, int]:
+    """Inputs per request (``rows_per_request``, at most what one request may carry), and
+    requests per engine call: about ``inputs_per_call`` inputs, at least one request."""
+    per_request = min(rows_per_request or packer.max_items, packer.max_items)
+    return per_request, max(1, inputs_per_call // per_request)
+
+
 def run_batch(
     engine: Engine,
     archive: Archive,
@@ -223,7 +232,7 @@ def run_batch(
 ) -> Summary:
     """Score every input of ``source`` not yet scored into ``store``; return the summary."""
     packer: Packer = PACKERS[archive.kind]()
-    per_request = min(rows_per_request or packer.max_items, packer.max_items)
+    per_request, per_call = request_sizes(packer, rows_per_request, engine.inputs_per_call)
     summary = Summary(uuid.uuid4().hex, archive.name, archive.version, engine.name, source.count())
     store.start_run(
         run_id=summary.run_id,
@@ -242,8 +251,6 @@ def run_batch(
     with run.ending():
         done = store.scored(archive.name, archive.version)
         items = to_score(source, done, archive, run)
-        # A call holds about inputs_per_call inputs, and at least one request.
-        per_call = max(1, engine.inputs_per_call // per_request)
         _score_all(engine, packer, calls_of(items, per_request, per_call, run), run)
         run.retry_faults(engine, packer)
         run.flush()

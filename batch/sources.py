@@ -297,19 +297,28 @@ def open_source(
 ) -> Source:
     """The source at ``path``, checked to hold what a ``kind`` model reads; a table's
     columns checked against ``features``, the model's feature names (batch.columns)."""
-    if path.is_dir():
-        source_type: type[Source] = FolderSource
-    elif not path.exists():
+    if not path.exists():
         raise BatchError(f"no such file or folder: {path}")
-    elif path.suffix.lower() in SUFFIXES:
-        source_type = SUFFIXES[path.suffix.lower()]
+    found = source_class(path.suffix, path.is_dir(), kind, id_column, str(path))
+    return found(path, id_column, text_field, features, ignore_extra)
+
+
+def source_class(
+    suffix: str, is_folder: bool, kind: str, id_column: str | None, shown: str
+) -> type[Source]:
+    """The class that reads a file with this suffix (or a folder), checked to hold what a
+    ``kind`` model reads and to take ``--id-column``; ``shown`` names the source in errors."""
+    if is_folder:
+        found: type[Source] = FolderSource
+    elif suffix.lower() in SUFFIXES:
+        found = SUFFIXES[suffix.lower()]
     else:
-        raise BatchError(f"{path}: unknown source type {path.suffix!r}; give {WHAT[kind]}")
-    if source_type.kind != kind:
-        raise BatchError(f"this model reads {WHAT[kind]}, got {path}")
-    if id_column is not None and source_type in (LinesSource, FolderSource):
-        raise BatchError(f"--id-column applies to CSV, Parquet and JSONL sources, not {path}")
-    return source_type(path, id_column, text_field, features, ignore_extra)
+        raise BatchError(f"{shown}: unknown source type {suffix!r}; give {WHAT[kind]}")
+    if found.kind != kind:
+        raise BatchError(f"this model reads {WHAT[kind]}, got {shown}")
+    if id_column is not None and found in (LinesSource, FolderSource):
+        raise BatchError(f"--id-column applies to CSV, Parquet and JSONL sources, not {shown}")
+    return found
 
 
 def content_type_of(input_id: str) -> str:

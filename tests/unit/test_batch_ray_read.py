@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from batch.errors import BatchError
+from batch.ray_engine import absolute_sqlite
 from batch.ray_read import ITEMS, file_chunks, image_files, locate, relative, source_type
 from batch.sources import FolderSource, Item, open_source
 from tests.batch_support import fails_with
@@ -106,3 +107,13 @@ def test_actors_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[s
         capsys, "cancer", str(tmp_path / "rows.csv"), "--engine", "ray", "--actors", "0"
     )
     assert error == "--actors must be at least 1, got 0"
+
+
+def test_a_relative_sqlite_database_is_named_as_the_driver_sees_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert absolute_sqlite("sqlite:///batch.db") == f"sqlite:///{tmp_path / 'batch.db'}"
+    assert absolute_sqlite("sqlite:///out/b.db") == f"sqlite:///{tmp_path / 'out' / 'b.db'}"
+    for unchanged in ("sqlite:////data/b.db", "sqlite://", "postgresql://u:secret@h:5432/db"):
+        assert absolute_sqlite(unchanged) == unchanged
