@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.settle import QUIET_SHARE, WINDOW_S
+from tests.answers import TOLERANCE
 
 LABELS = {
     "limit": "in-process limit",
@@ -167,7 +168,7 @@ def markdown(record: dict[str, Any]) -> str:
         "batches, reading every body and writing every answer, no HTTP (see docs). "
         "`of limit`: req/s / the limit's at the same clients.",
         "- Every contestant's answers were checked against this project's TorchServe's "
-        "(labels exact, numbers within 1e-4) before any timing.",
+        f"(labels exact, numbers within {TOLERANCE:g}) before any timing.",
         "- `busy`: share of the machine's CPU in use during the run, everything included.",
         settled(runs),
         *paused(record),
