@@ -10,6 +10,7 @@ import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -45,7 +46,7 @@ def test_peer_answers_as_torchserve(
     verify_all({"torchserve": torchserve, name: endpoint}, WORKLOADS[model])
 
 
-MISTAKES = {  # model: (JSON body, what the 400 says)
+MISTAKES: dict[str, tuple[dict[str, Any], str]] = {  # model: (JSON body, what the 400 says)
     "cancer": ({"inputs": [14.2, 20.1]}, "row 0: expected 30 features, got 2"),
     "digits": (
         {"image": base64.b64encode(NOT_AN_IMAGE).decode()},
